@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+
+/** One kafkajs client from the config: brokers, TLS, SASL, retry policy, and logs through pino. */
+export function createKafka(c: Config, log: Logger): Kafka {
+  const cfg: KafkaConfig = {
+    clientId: c.kafkaClientId,
+    brokers: c.kafkaBrokers.split(','),
+    connectionTimeout: 3000,
+    requestTimeout: 30000,
+    retry: {
+      initialRetryTime: c.reconnectInitialMs,
+      maxRetryTime: c.reconnectMaxMs,
+      multiplier: c.reconnectMultiplier,
+      retries: 10,
+    },
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log: entry }) => {
+      const { message, ...rest } = entry.log;
+      const fn = level <= logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'debug';
+      log[fn]({ component: 'kafkajs', ns: entry.namespace, ...rest }, message);
+    },
+  };
+  if (c.kafkaSsl) cfg.ssl = c.kafkaSslCaFile ? { ca: [readFileSync(c.kafkaSslCaFile, 'utf8')] } : true;
+  if (c.kafkaSaslMechanism !== 'none') {
+    cfg.sasl = { mechanism: c.kafkaSaslMechanism, username: c.kafkaSaslUsername, password: c.kafkaSaslSecret } as SASLOptions;
+  }
+  return new Kafka(cfg);
+}

@@ -1,0 +1,93 @@
+import type { Consumer, Kafka } from 'kafkajs';
+import type { Logger } from './logger.js';
+import type { RawRecord, Source, SourceHandlers, TopicPartition } from './source.js';
+
+export interface KafkaSourceOptions {
+  groupId: string;
+  topic: string;
+  /** Consumer crashes kafkajs could not retry; returns true while a restart is allowed. */
+  allowRestart: (err: Error) => boolean;
+}
+
+/**
+ * kafkajs consumer with manual commits. eachBatch hands records over and returns at once, so
+ * fetching overlaps processing and heartbeats never wait behind a long batch (kafkajs #708).
+ */
+export class KafkaSource implements Source {
+  readonly kind = 'kafka' as const;
+  private readonly consumer: Consumer;
+  private running = false;
+
+  constructor(kafka: Kafka, private readonly opts: KafkaSourceOptions, private readonly log: Logger) {
+    this.consumer = kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: 30000,
+      rebalanceTimeout: 60000,
+      heartbeatInterval: 3000,
+      maxWaitTimeInMs: 100,
+      retry: { restartOnFailure: async (err) => opts.allowRestart(err) },
+    });
+  }
+
+  async start(h: SourceHandlers): Promise<void> {
+    const c = this.consumer;
+    c.on(c.events.GROUP_JOIN, (e) => {
+      const assigned: TopicPartition[] = [];
+      for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const partition of parts as number[]) assigned.push({ topic, partition });
+      this.log.info({ assigned: assigned.map((p) => p.partition), memberId: e.payload.memberId }, 'partitions assigned');
+      h.onAssignment(assigned);
+    });
+    c.on(c.events.REBALANCING, () => h.onRebalancing?.());
+    c.on(c.events.CRASH, (e) => {
+      const err = e.payload.error;
+      this.log.error({ err, restart: e.payload.restart }, 'consumer crashed');
+      if (!e.payload.restart) h.onFatal(err);
+    });
+    await c.connect();
+    await c.subscribe({ topic: this.opts.topic, fromBeginning: true });
+    this.running = true;
+    await c.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, isStale }) => {
+        if (isStale() || !this.running) return;
+        const { topic, partition } = batch;
+        const records: RawRecord[] = new Array(batch.messages.length);
+        for (let i = 0; i < batch.messages.length; i++) {
+          const m = batch.messages[i];
+          records[i] = { topic, partition, offset: Number(m.offset), key: m.key, value: m.value };
+        }
+        if (records.length) h.onBatch(records);
+      },
+    });
+  }
+
+  pause(partitions: TopicPartition[]): void {
+    if (this.running) this.consumer.pause(group(partitions));
+  }
+
+  resume(partitions: TopicPartition[]): void {
+    if (this.running) this.consumer.resume(group(partitions));
+  }
+
+  async commit(offsets: { topic: string; partition: number; offset: number }[]): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.consumer.stop();
+  }
+
+  async close(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+}
+
+function group(partitions: TopicPartition[]): { topic: string; partitions: number[] }[] {
+  const m = new Map<string, number[]>();
+  for (const p of partitions) (m.get(p.topic) ?? m.set(p.topic, []).get(p.topic)!).push(p.partition);
+  return [...m].map(([topic, ps]) => ({ topic, partitions: ps }));
+}

@@ -1,0 +1,42 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every Prometheus series the engine exports. Counters are bumped per batch, not per event. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly eventsIn = new Counter({ name: 'scorestream_events_in_total', help: 'Input records received', registers: [this.registry] });
+  readonly predictions = new Counter({ name: 'scorestream_predictions_total', help: 'Predictions written (acknowledged, or staged in exactly-once mode)', registers: [this.registry] });
+  readonly fallbacks = new Counter({ name: 'scorestream_fallbacks_total', help: 'Predictions that used the fallback value', labelNames: ['reason'], registers: [this.registry] });
+  readonly dlq = new Counter({ name: 'scorestream_dlq_records_total', help: 'Dead-letter records by topic', labelNames: ['topic'], registers: [this.registry] });
+  readonly replays = new Counter({ name: 'scorestream_replayed_events_total', help: 'Events the feature store had already applied (re-deliveries)', registers: [this.registry] });
+  readonly featureErrors = new Counter({ name: 'scorestream_feature_store_errors_total', help: 'Failed feature store calls (before retries ran out)', registers: [this.registry] });
+  readonly sendFailures = new Counter({ name: 'scorestream_output_send_failures_total', help: 'Failed output sends or transactions (retried)', registers: [this.registry] });
+  readonly workerRestarts = new Counter({ name: 'scorestream_worker_restarts_total', help: 'Worker threads replaced after a crash', registers: [this.registry] });
+  readonly commits = new Counter({ name: 'scorestream_offset_commits_total', help: 'Offset commits (or transactions) that succeeded', registers: [this.registry] });
+  readonly endToEnd = new Histogram({
+    name: 'scorestream_end_to_end_seconds',
+    help: 'From receipt of an input record to its output being written',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly inference = new Histogram({
+    name: 'scorestream_inference_seconds',
+    help: 'session.run time per micro-batch',
+    buckets: [0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01],
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({ name: 'scorestream_batch_rows', help: 'Rows per micro-batch', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512], registers: [this.registry] });
+  readonly inFlight = new Gauge({ name: 'scorestream_in_flight_events', help: 'Input records received and not yet committed', registers: [this.registry] });
+  readonly paused = new Gauge({ name: 'scorestream_paused_partitions', help: 'Partitions paused by backpressure', registers: [this.registry] });
+  readonly lag = new Gauge({ name: 'scorestream_consumer_lag', help: 'High watermark minus next offset to process, per partition', labelNames: ['topic', 'partition'], registers: [this.registry] });
+  readonly modelInfo = new Gauge({ name: 'scorestream_model_info', help: 'The model version being served (value 1)', labelNames: ['version'], registers: [this.registry] });
+  readonly workers = new Gauge({ name: 'scorestream_workers', help: 'Worker lanes with a loaded model', registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'scorestream_process_' });
+  }
+
+  setModelVersion(version: string): void {
+    this.modelInfo.reset();
+    this.modelInfo.set({ version }, 1);
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Per-partition bookkeeping of in-flight offsets: which are done, and the highest offset below
+ * which everything is done (Confluent Parallel Consumer's "highest committable offset").
+ *
+ * Offsets arrive in increasing order per partition but may have gaps (transaction markers,
+ * compaction), so the tracker keeps the offsets it was given rather than assuming +1 steps.
+ */
+export class PartitionOffsets<P = unknown> {
+  private offsets: number[] = [];
+  private done: boolean[] = [];
+  private payloads: (P | undefined)[] = [];
+  private head = 0;
+  private doneCount = 0;
+  /** Next offset to commit (last contiguous done + 1); -1 until something is done. */
+  private committable = -1;
+  /** Highest offset ever seen, for lag and for committing when nothing is in flight. */
+  private lastSeen = -1;
+
+  get inFlight(): number {
+    return this.offsets.length - this.head - this.doneCount;
+  }
+
+  get size(): number {
+    return this.offsets.length - this.head;
+  }
+
+  get highestSeen(): number {
+    return this.lastSeen;
+  }
+
+  add(offset: number): void {
+    if (offset <= this.lastSeen) throw new RangeError(`offset ${offset} added after ${this.lastSeen}`);
+    this.lastSeen = offset;
+    this.offsets.push(offset);
+    this.done.push(false);
+    this.payloads.push(undefined);
+  }
+
+  /** Marks `offset` done (optionally with a payload released in order by takeCommittable). */
+  markDone(offset: number, payload?: P): boolean {
+    const i = this.indexOf(offset);
+    if (i < 0 || this.done[i]) return false;
+    this.done[i] = true;
+    this.payloads[i] = payload;
+    this.doneCount++;
+    return true;
+  }
+
+  /**
+   * Advances over the contiguous done prefix. Returns the offset to commit (last done + 1)
+   * and the payloads of the released offsets in offset order, or null if nothing advanced.
+   */
+  takeCommittable(): { commitOffset: number; payloads: P[] } | null {
+    const payloads: P[] = [];
+    let advanced = false;
+    while (this.head < this.offsets.length && this.done[this.head]) {
+      const p = this.payloads[this.head];
+      if (p !== undefined) payloads.push(p);
+      this.committable = this.offsets[this.head] + 1;
+      this.head++;
+      this.doneCount--;
+      advanced = true;
+    }
+    // Compact occasionally so memory stays proportional to what is in flight.
+    if (this.head > 1024 && this.head * 2 > this.offsets.length) {
+      this.offsets = this.offsets.slice(this.head);
+      this.done = this.done.slice(this.head);
+      this.payloads = this.payloads.slice(this.head);
+      this.head = 0;
+    }
+    return advanced ? { commitOffset: this.committable, payloads } : null;
+  }
+
+  get commitPosition(): number {
+    return this.committable;
+  }
+
+  private indexOf(offset: number): number {
+    let lo = this.head;
+    let hi = this.offsets.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.offsets[mid];
+      if (v === offset) return mid;
+      if (v < offset) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+}
+
+export function tpKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+export interface CommitEntry<P> {
+  topic: string;
+  partition: number;
+  /** The offset to commit: last contiguous done + 1. */
+  offset: number;
+  payloads: P[];
+}
+
+/** All assigned partitions of this instance. */
+export class OffsetTracker<P = unknown> {
+  private readonly parts = new Map<string, { topic: string; partition: number; offsets: PartitionOffsets<P> }>();
+
+  /** Offsets received and not yet released by takeCommittable, over all partitions. */
+  get size(): number {
+    let s = 0;
+    for (const p of this.parts.values()) s += p.offsets.size;
+    return s;
+  }
+
+  /** Returns the partition's state, creating it on first sight. */
+  assign(topic: string, partition: number): PartitionOffsets<P> {
+    const key = tpKey(topic, partition);
+    let p = this.parts.get(key);
+    if (!p) {
+      p = { topic, partition, offsets: new PartitionOffsets<P>() };
+      this.parts.set(key, p);
+    }
+    return p.offsets;
+  }
+
+  /**
+   * Forgets a partition: nothing is ever committed for it again by this instance. Results that
+   * still arrive for it land on the detached PartitionOffsets and go nowhere.
+   */
+  revoke(topic: string, partition: number): void {
+    this.parts.delete(tpKey(topic, partition));
+  }
+
+  owns(topic: string, partition: number): boolean {
+    return this.parts.has(tpKey(topic, partition));
+  }
+
+  partition(topic: string, partition: number): PartitionOffsets<P> | undefined {
+    return this.parts.get(tpKey(topic, partition))?.offsets;
+  }
+
+  takeCommittable(): CommitEntry<P>[] {
+    const out: CommitEntry<P>[] = [];
+    for (const { topic, partition, offsets } of this.parts.values()) {
+      const c = offsets.takeCommittable();
+      if (c) out.push({ topic, partition, offset: c.commitOffset, payloads: c.payloads });
+    }
+    return out;
+  }
+
+  partitions(): { topic: string; partition: number; offsets: PartitionOffsets<P> }[] {
+    return [...this.parts.values()];
+  }
+}

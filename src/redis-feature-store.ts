@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import { Redis, type RedisOptions } from 'ioredis';
+import { FeatureStoreError } from './errors.js';
+import type { FeatureBatch, FeatureResult, FeatureStore, FeatureStoreOptions } from './feature-store.js';
+import { FEATURES_PER_EVENT, guardField } from './feature-store.js';
+import type { BackoffOptions } from './backoff.js';
+import { backoffDelay } from './backoff.js';
+
+const SCRIPT = readFileSync(new URL('./feature-update.lua', import.meta.url), 'utf8');
+
+export interface RedisFeatureStoreOptions extends FeatureStoreOptions {
+  url: string;
+  /** Prefix of user hash keys. Default 'ss:u:'. */
+  keyPrefix: string;
+  /** A command that takes longer fails (the batch falls back). Default 1000 ms. */
+  commandTimeoutMs: number;
+  /** Reconnect backoff. */
+  reconnect: BackoffOptions;
+  onConnectionChange?: (up: boolean, err?: Error) => void;
+}
+
+type ScriptClient = Redis & {
+  ssUpdateFeaturesBuffer(numKeys: number, ...args: (string | number)[]): Promise<Buffer>;
+};
+
+/**
+ * Redis-backed feature store: one hash per user with TTL, one Lua call per batch
+ * (feature-update.lua), so a batch costs one round trip whatever its size.
+ */
+export class RedisFeatureStore implements FeatureStore {
+  readonly kind = 'redis' as const;
+  private readonly client: ScriptClient;
+  private readonly fixedArgs: (string | number)[];
+
+  constructor(private readonly opts: RedisFeatureStoreOptions) {
+    let attempt = 0;
+    const options: RedisOptions = {
+      // Fail fast while disconnected: a queued command would hold a batch hostage; the engine
+      // falls back instead and Redis catches up on reconnect.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: opts.commandTimeoutMs,
+      lazyConnect: true,
+      retryStrategy: () => backoffDelay(opts.reconnect, attempt++),
+    };
+    this.client = new Redis(opts.url, options) as ScriptClient;
+    this.client.defineCommand('ssUpdateFeatures', { lua: SCRIPT });
+    this.client.on('ready', () => {
+      attempt = 0;
+      opts.onConnectionChange?.(true);
+    });
+    this.client.on('error', (err: Error) => opts.onConnectionChange?.(false, err));
+    this.client.on('end', () => opts.onConnectionChange?.(false));
+    const cs = opts.coldStart;
+    this.fixedArgs = [opts.ttlSeconds, cs[0], cs[1], cs[2], cs[3], opts.gapCapMinutes];
+  }
+
+  get available(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await this.client.connect();
+    } catch (err) {
+      throw new FeatureStoreError(`cannot connect to Redis at ${redactUrl(this.opts.url)}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async updateAndRead(batch: FeatureBatch): Promise<FeatureResult> {
+    const n = batch.userIds.length;
+    const args: (string | number)[] = new Array(n + this.fixedArgs.length + n * 4);
+    const prefix = this.opts.keyPrefix;
+    for (let i = 0; i < n; i++) args[i] = prefix + batch.userIds[i];
+    let j = n;
+    for (const a of this.fixedArgs) args[j++] = a;
+    for (let i = 0; i < n; i++) {
+      args[j++] = batch.codes[i];
+      args[j++] = batch.timestamps[i];
+      args[j++] = guardField(batch.sources[i]);
+      args[j++] = batch.offsets[i];
+    }
+    let buf: Buffer;
+    try {
+      buf = await this.client.ssUpdateFeaturesBuffer(n, ...args);
+    } catch (err) {
+      throw new FeatureStoreError(`feature update of ${n} events failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (buf.length !== n * 20) throw new FeatureStoreError(`feature script returned ${buf.length} bytes for ${n} events`);
+    const features = new Float32Array(n * FEATURES_PER_EVENT);
+    const replayed = new Uint8Array(n);
+    for (let i = 0, o = 0; i < n; i++, o += 20) {
+      const f = i * FEATURES_PER_EVENT;
+      features[f] = buf.readFloatLE(o);
+      features[f + 1] = buf.readFloatLE(o + 4);
+      features[f + 2] = buf.readFloatLE(o + 8);
+      features[f + 3] = buf.readFloatLE(o + 12);
+      replayed[i] = buf.readFloatLE(o + 16) === 1 ? 1 : 0;
+    }
+    return { features, replayed };
+  }
+
+  async read(userId: string): Promise<number[] | null> {
+    const h = await this.client.hmget(this.opts.keyPrefix + userId, 'v', 'c', 'p', 'g');
+    if (h[0] === null) return null;
+    return h.map((x) => Math.fround(Number(x)));
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async close(): Promise<void> {
+    this.client.disconnect();
+  }
+}
+
+/** Hides the password of a redis:// URL for logs and errors. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:***@');
+}

@@ -1,0 +1,39 @@
+/** The source seam: Kafka (production) or the embedded generator / NDJSON file. */
+
+export interface RawRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface SourceHandlers {
+  /** Records of one partition, in offset order. Must not block: work continues asynchronously. */
+  onBatch(records: RawRecord[]): void;
+  /** The instance now owns exactly these partitions (after a rebalance, or at start). */
+  onAssignment(partitions: TopicPartition[]): void;
+  /** A rebalance began: commit what is done while this instance still owns it. */
+  onRebalancing?(): void;
+  /** The source hit an error it cannot recover from by itself. */
+  onFatal(err: Error): void;
+}
+
+export interface Source {
+  readonly kind: 'kafka' | 'generator' | 'file';
+  start(handlers: SourceHandlers): Promise<void>;
+  pause(partitions: TopicPartition[]): void;
+  resume(partitions: TopicPartition[]): void;
+  /** Commits `offset` (next offset to read) per partition. */
+  commit(offsets: { topic: string; partition: number; offset: number }[]): Promise<void>;
+  /** Stops fetching; in-flight records are the engine's to finish. */
+  stop(): Promise<void>;
+  close(): Promise<void>;
+  /** For finite sources: resolves when every record has been delivered. */
+  readonly finished?: Promise<void>;
+}

@@ -1,0 +1,32 @@
+/** Messages between the main thread and a lane's worker, over the lane's own MessagePort. */
+
+export interface LaneInit {
+  laneId: number;
+  port: MessagePort | import('node:worker_threads').MessagePort;
+  modelPath: string;
+  metaPath: string;
+  maxBatch: number;
+  maxWaitUs: number;
+}
+
+export type ToWorker =
+  /** Score `n` rows (4 float32 features each). `id` comes back with the result. */
+  | { t: 'score'; id: number; n: number; features: Float32Array }
+  /** Load another model, check it, and swap it in between batches. */
+  | { t: 'reload'; id: number; modelPath: string; metaPath: string }
+  /** Finish what is queued, then end the lane task. */
+  | { t: 'close' }
+  /** Fault injection for the fault suite: throw an uncaught error on this thread. */
+  | { t: 'crash' };
+
+export type FromWorker =
+  | { t: 'ready'; laneId: number; modelVersion: string; threadId: number }
+  /** `probs` is null when inference failed (`error` says why): the rows fall back. */
+  | { t: 'scored'; id: number; probs: Float32Array | null; error?: string; modelVersion: string; inferUs: number; batchRows: number }
+  | { t: 'reloaded'; id: number; modelVersion: string }
+  | { t: 'reload_failed'; id: number; error: string };
+
+export interface LaneExit {
+  laneId: number;
+  scoredRows: number;
+}

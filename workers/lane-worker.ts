@@ -1,0 +1,97 @@
+import { threadId } from 'node:worker_threads';
+import { MicroBatcher } from './micro-batcher.js';
+import { ModelSession } from './model-session.js';
+import type { FromWorker, LaneExit, LaneInit, ToWorker } from './lane-protocol.js';
+
+interface Job {
+  id: number;
+  rows: number;
+  features: Float32Array;
+}
+
+// Loaded once per thread and kept across lane tasks (a lane restarted on a surviving thread
+// reuses it); replaced only by a checked hot reload.
+let model: ModelSession | null = null;
+
+/**
+ * Piscina task that runs one lane for as long as the lane lives: it owns the lane's port,
+ * coalesces score requests into micro-batches and runs one session.run per batch.
+ */
+export default async function runLane(init: LaneInit): Promise<LaneExit> {
+  const port = init.port as import('node:worker_threads').MessagePort;
+  if (!model || model.path !== init.modelPath) model = await ModelSession.load(init.modelPath, init.metaPath);
+  let scoredRows = 0;
+  const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer as never);
+
+  const batcher = new MicroBatcher<Job>({ maxBatch: init.maxBatch, maxWaitUs: init.maxWaitUs }, async (jobs, rows) => {
+    const m = model!;
+    const features = new Float32Array(rows * 4);
+    let at = 0;
+    for (const j of jobs) {
+      features.set(j.features, at);
+      at += j.features.length;
+    }
+    const t0 = performance.now();
+    let probs: Float32Array | null = null;
+    let error: string | undefined;
+    try {
+      probs = new Float32Array(rows);
+      // A single oversized request is scored in maxBatch-row chunks: per-row cost rises again
+      // past the batch sizes the forest is fast at.
+      for (let r = 0; r < rows; r += init.maxBatch) {
+        const k = Math.min(init.maxBatch, rows - r);
+        probs.set(await m.score(features.subarray(r * 4, (r + k) * 4), k), r);
+      }
+    } catch (err) {
+      probs = null;
+      error = (err as Error).message;
+    }
+    const inferUs = Math.round((performance.now() - t0) * 1000);
+    scoredRows += rows;
+    let off = 0;
+    for (const j of jobs) {
+      const slice = probs ? probs.slice(off, off + j.rows) : null;
+      off += j.rows;
+      post({ t: 'scored', id: j.id, probs: slice, error, modelVersion: m.version, inferUs, batchRows: rows }, slice ? [slice.buffer as ArrayBuffer] : undefined);
+    }
+  });
+
+  return new Promise<LaneExit>((resolve) => {
+    port.on('message', (msg: ToWorker) => {
+      switch (msg.t) {
+        case 'score':
+          batcher.add({ id: msg.id, rows: msg.n, features: msg.features });
+          break;
+        case 'reload':
+          void reload(msg.id, msg.modelPath, msg.metaPath);
+          break;
+        case 'close':
+          void batcher.drain().then(() => {
+            port.close();
+            resolve({ laneId: init.laneId, scoredRows });
+          });
+          break;
+        case 'crash':
+          setImmediate(() => {
+            throw new Error(`injected crash in lane ${init.laneId}`);
+          });
+          break;
+      }
+    });
+    post({ t: 'ready', laneId: init.laneId, modelVersion: model!.version, threadId });
+  });
+
+  async function reload(id: number, modelPath: string, metaPath: string): Promise<void> {
+    try {
+      const next = await ModelSession.load(modelPath, metaPath);
+      // Swap between batches: wait for the batch in progress so no request mixes models.
+      await batcher.drain();
+      const old = model;
+      model = next;
+      if (old && old !== next) void old.release();
+      post({ t: 'reloaded', id, modelVersion: next.version });
+    } catch (err) {
+      post({ t: 'reload_failed', id, error: (err as Error).message });
+    }
+  }
+}

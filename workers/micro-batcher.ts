@@ -1,0 +1,92 @@
+export interface MicroBatcherOptions {
+  /** A batch closes once it holds this many rows. */
+  maxBatch: number;
+  /**
+   * Longest a row waits for company, in microseconds (Triton's max_queue_delay_microseconds).
+   * 0 closes the batch once the messages already queued on this thread are read.
+   */
+  maxWaitUs: number;
+}
+
+/**
+ * Coalesces items into batches of up to `maxBatch` rows, closing a batch when it is full or
+ * its first item has waited `maxWaitUs`. Items are never split or reordered; one flush runs at
+ * a time and items arriving meanwhile form the next batch (so under load batches grow by
+ * themselves and no timer is needed).
+ */
+export class MicroBatcher<T extends { rows: number }> {
+  private pending: T[] = [];
+  private pendingRows = 0;
+  private firstAt = 0;
+  private flushing = false;
+  private scheduled = false;
+
+  constructor(private readonly opts: MicroBatcherOptions, private readonly flush: (items: T[], rows: number) => Promise<void>) {}
+
+  get queuedRows(): number {
+    return this.pendingRows;
+  }
+
+  add(item: T): void {
+    if (this.pending.length === 0) this.firstAt = performance.now();
+    this.pending.push(item);
+    this.pendingRows += item.rows;
+    this.schedule();
+  }
+
+  /** Resolves once everything added so far has been flushed. */
+  async drain(): Promise<void> {
+    while (this.pending.length > 0 || this.flushing) {
+      if (!this.flushing) await this.runFlush();
+      else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    if (this.pendingRows >= this.opts.maxBatch) {
+      void this.runFlush();
+      return;
+    }
+    this.scheduled = true;
+    const waitedUs = (performance.now() - this.firstAt) * 1000;
+    const leftUs = this.opts.maxWaitUs - waitedUs;
+    // setTimeout has ~1 ms granularity; below that, re-check on setImmediate, which also lets
+    // the messages already queued on this thread's port arrive first.
+    if (leftUs >= 1000) setTimeout(() => this.onTimer(), Math.floor(leftUs / 1000));
+    else setImmediate(() => this.onTimer());
+  }
+
+  private onTimer(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0 || this.flushing) return;
+    const waitedUs = (performance.now() - this.firstAt) * 1000;
+    if (this.pendingRows >= this.opts.maxBatch || waitedUs >= this.opts.maxWaitUs) void this.runFlush();
+    else this.schedule();
+  }
+
+  private async runFlush(): Promise<void> {
+    if (this.flushing || this.pending.length === 0) return;
+    this.flushing = true;
+    let items: T[];
+    let rows = 0;
+    if (this.pendingRows <= this.opts.maxBatch) {
+      items = this.pending;
+      rows = this.pendingRows;
+      this.pending = [];
+      this.pendingRows = 0;
+    } else {
+      let k = 0;
+      while (k < this.pending.length && (k === 0 || rows + this.pending[k].rows <= this.opts.maxBatch)) rows += this.pending[k++].rows;
+      items = this.pending.splice(0, k);
+      this.pendingRows -= rows;
+      this.firstAt = performance.now();
+    }
+    try {
+      await this.flush(items, rows);
+    } finally {
+      this.flushing = false;
+      if (this.pending.length > 0) this.schedule();
+    }
+  }
+}
