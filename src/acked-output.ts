@@ -33,7 +33,8 @@ export class AckedOutput {
     private readonly sink: Sink,
     private readonly backoff: BackoffOptions,
     private readonly events: AckedOutputEvents,
-    private readonly maxPerSend = 5000,
+    /** Bytes of values per send: kafkajs puts a partition's records in one batch, which must stay under the broker's message.max.bytes (1 MiB default). */
+    private readonly maxBytesPerSend = 256 * 1024,
   ) {}
 
   get queued(): number {
@@ -56,8 +57,11 @@ export class AckedOutput {
 
   private async loop(): Promise<void> {
     while (this.buf.length > 0 && !this.fatal) {
-      const batch = this.buf.length <= this.maxPerSend ? this.buf : this.buf.slice(0, this.maxPerSend);
-      this.buf = batch === this.buf ? [] : this.buf.slice(this.maxPerSend);
+      let k = 0;
+      let bytes = 0;
+      while (k < this.buf.length && (k === 0 || bytes < this.maxBytesPerSend)) bytes += this.buf[k++].record.value.length + 64;
+      const batch = k === this.buf.length ? this.buf : this.buf.slice(0, k);
+      this.buf = batch === this.buf ? [] : this.buf.slice(k);
       try {
         await this.sink.send(batch.map((p) => p.record));
         this.attempt = 0;

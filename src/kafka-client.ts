@@ -17,10 +17,10 @@ export function createKafka(c: Config, log: Logger): Kafka {
       retries: 10,
     },
     logLevel: logLevel.WARN,
-    logCreator: () => ({ level, log: entry }) => {
-      const { message, ...rest } = entry.log;
+    logCreator: () => ({ namespace, level, log: entry }) => {
+      const { message, ...rest } = entry;
       const fn = level <= logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'debug';
-      log[fn]({ component: 'kafkajs', ns: entry.namespace, ...rest }, message);
+      log[fn]({ component: 'kafkajs', ns: namespace, ...rest }, message);
     },
   };
   if (c.kafkaSsl) cfg.ssl = c.kafkaSslCaFile ? { ca: [readFileSync(c.kafkaSslCaFile, 'utf8')] } : true;

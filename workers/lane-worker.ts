@@ -9,6 +9,11 @@ interface Job {
   features: Float32Array;
 }
 
+// Fault suite only (with SCORESTREAM_FAULT_INJECTION=1): slows every micro-batch by this much,
+// to hold events in flight and exercise backpressure.
+const INJECTED_DELAY_MS =
+  process.env.SCORESTREAM_FAULT_INJECTION === '1' ? Number(process.env.SCORESTREAM_INJECT_BATCH_DELAY_MS ?? 0) : 0;
+
 // Loaded once per thread and kept across lane tasks (a lane restarted on a surviving thread
 // reuses it); replaced only by a checked hot reload.
 let model: ModelSession | null = null;
@@ -46,6 +51,7 @@ export default async function runLane(init: LaneInit): Promise<LaneExit> {
       probs = null;
       error = (err as Error).message;
     }
+    if (INJECTED_DELAY_MS > 0) await new Promise((r) => setTimeout(r, INJECTED_DELAY_MS));
     const inferUs = Math.round((performance.now() - t0) * 1000);
     scoredRows += rows;
     let off = 0;
