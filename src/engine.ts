@@ -229,20 +229,26 @@ export class Engine {
 
   private onAssignment(tps: TopicPartition[]): void {
     const next = new Set(tps.map((p) => tpKey(p.topic, p.partition)));
+    // kafkajs keeps a partition's paused flag across assignments: clear it for every partition
+    // this instance does not consider paused, or one revoked while paused and later re-assigned
+    // would never be fetched again.
+    const unpause: TopicPartition[] = [];
     for (const { topic, partition } of this.tracker.partitions()) {
       const key = tpKey(topic, partition);
       if (next.has(key)) continue;
       this.tracker.revoke(topic, partition);
       this.watermarks.forget(key);
-      this.paused.delete(key);
+      if (this.paused.delete(key)) unpause.push({ topic, partition });
       this.pendingCommits.delete(key);
       if (this.parts.output.kind === 'transactional') this.parts.output.tx.revoke(topic, partition);
       this.log.info({ topic, partition }, 'partition revoked; its in-flight results will not be committed here');
     }
     for (const { topic, partition } of tps) {
       this.tracker.assign(topic, partition);
+      if (!this.paused.has(tpKey(topic, partition))) unpause.push({ topic, partition });
       if (this.parts.output.kind === 'transactional') this.parts.output.tx.assign(topic, partition);
     }
+    if (unpause.length) this.parts.source.resume(unpause);
     this.metrics.paused.set(this.paused.size);
     this.assigned = true;
   }
