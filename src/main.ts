@@ -34,6 +34,7 @@ async function buildParts(c: Config, log: Logger): Promise<{ source: Source; fea
       ...storeOpts,
       url,
       keyPrefix: c.redisKeyPrefix,
+      clusterNodes: c.redisClusterNodes ? c.redisClusterNodes.split(',') : undefined,
       commandTimeoutMs: c.redisCommandTimeoutMs,
       reconnect: { initialMs: c.reconnectInitialMs, maxMs: c.reconnectMaxMs, multiplier: c.reconnectMultiplier },
       onConnectionChange: (up, err) => (up ? log.info({ redis: redactUrl(c.redisUrl) }, 'redis connected') : log.warn({ err: err?.message }, 'redis unavailable; scoring falls back until it returns')),

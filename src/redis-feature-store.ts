@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { FeatureStoreError } from './errors.js';
 import type { FeatureBatch, FeatureResult, FeatureStore, FeatureStoreOptions } from './feature-store.js';
 import { FEATURES_PER_EVENT, guardField } from './feature-store.js';
@@ -16,10 +16,12 @@ export interface RedisFeatureStoreOptions extends FeatureStoreOptions {
   commandTimeoutMs: number;
   /** Reconnect backoff. */
   reconnect: BackoffOptions;
+  /** Redis Cluster seed nodes (host:port). Empty: a single Redis at `url`. */
+  clusterNodes?: string[];
   onConnectionChange?: (up: boolean, err?: Error) => void;
 }
 
-type ScriptClient = Redis & {
+type ScriptClient = (Redis | Cluster) & {
   ssUpdateFeaturesBuffer(numKeys: number, ...args: (string | number)[]): Promise<Buffer>;
 };
 
@@ -32,8 +34,11 @@ export class RedisFeatureStore implements FeatureStore {
   private readonly client: ScriptClient;
   private readonly fixedArgs: (string | number)[];
 
+  private readonly cluster: boolean;
+
   constructor(private readonly opts: RedisFeatureStoreOptions) {
     let attempt = 0;
+    const retryStrategy = () => backoffDelay(opts.reconnect, attempt++);
     const options: RedisOptions = {
       // Fail fast while disconnected: a queued command would hold a batch hostage; the engine
       // falls back instead and Redis catches up on reconnect.
@@ -41,16 +46,37 @@ export class RedisFeatureStore implements FeatureStore {
       maxRetriesPerRequest: 0,
       commandTimeout: opts.commandTimeoutMs,
       lazyConnect: true,
-      retryStrategy: () => backoffDelay(opts.reconnect, attempt++),
+      retryStrategy,
     };
-    this.client = new Redis(opts.url, options) as ScriptClient;
+    this.cluster = !!opts.clusterNodes?.length;
+    if (this.cluster) {
+      const u = new URL(opts.url);
+      this.client = new Cluster(
+        opts.clusterNodes!.map((n) => ({ host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) })),
+        {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          clusterRetryStrategy: retryStrategy,
+          // Commands issued in one tick are sent as one pipeline per node.
+          enableAutoPipelining: true,
+          redisOptions: {
+            maxRetriesPerRequest: 0,
+            commandTimeout: opts.commandTimeoutMs,
+            username: u.username || undefined,
+            password: u.password ? decodeURIComponent(u.password) : undefined,
+            tls: u.protocol === 'rediss:' ? {} : undefined,
+          },
+        },
+      ) as ScriptClient;
+    } else {
+      this.client = new Redis(opts.url, options) as ScriptClient;
+    }
     this.client.defineCommand('ssUpdateFeatures', { lua: SCRIPT });
     this.client.on('ready', () => {
       attempt = 0;
       opts.onConnectionChange?.(true);
     });
     this.client.on('error', (err: Error) => opts.onConnectionChange?.(false, err));
-    this.client.on('end', () => opts.onConnectionChange?.(false));
     const cs = opts.coldStart;
     this.fixedArgs = [opts.ttlSeconds, cs[0], cs[1], cs[2], cs[3], opts.gapCapMinutes];
   }
@@ -68,24 +94,8 @@ export class RedisFeatureStore implements FeatureStore {
   }
 
   async updateAndRead(batch: FeatureBatch): Promise<FeatureResult> {
+    const buf = this.cluster ? await this.callPerKey(batch) : await this.callBatch(batch);
     const n = batch.userIds.length;
-    const args: (string | number)[] = new Array(n + this.fixedArgs.length + n * 4);
-    const prefix = this.opts.keyPrefix;
-    for (let i = 0; i < n; i++) args[i] = prefix + batch.userIds[i];
-    let j = n;
-    for (const a of this.fixedArgs) args[j++] = a;
-    for (let i = 0; i < n; i++) {
-      args[j++] = batch.codes[i];
-      args[j++] = batch.timestamps[i];
-      args[j++] = guardField(batch.sources[i]);
-      args[j++] = batch.offsets[i];
-    }
-    let buf: Buffer;
-    try {
-      buf = await this.client.ssUpdateFeaturesBuffer(n, ...args);
-    } catch (err) {
-      throw new FeatureStoreError(`feature update of ${n} events failed: ${(err as Error).message}`, { cause: err });
-    }
     if (buf.length !== n * 20) throw new FeatureStoreError(`feature script returned ${buf.length} bytes for ${n} events`);
     const features = new Float32Array(n * FEATURES_PER_EVENT);
     const replayed = new Uint8Array(n);
@@ -98,6 +108,46 @@ export class RedisFeatureStore implements FeatureStore {
       replayed[i] = buf.readFloatLE(o + 16) === 1 ? 1 : 0;
     }
     return { features, replayed };
+  }
+
+  /** Single Redis: the whole batch in one script call (all keys on one server). */
+  private async callBatch(batch: FeatureBatch): Promise<Buffer> {
+    const n = batch.userIds.length;
+    const args: (string | number)[] = new Array(n + this.fixedArgs.length + n * 4);
+    const prefix = this.opts.keyPrefix;
+    for (let i = 0; i < n; i++) args[i] = prefix + batch.userIds[i];
+    let j = n;
+    for (const a of this.fixedArgs) args[j++] = a;
+    for (let i = 0; i < n; i++) {
+      args[j++] = batch.codes[i];
+      args[j++] = batch.timestamps[i];
+      args[j++] = guardField(batch.sources[i]);
+      args[j++] = batch.offsets[i];
+    }
+    try {
+      return await this.client.ssUpdateFeaturesBuffer(n, ...args);
+    } catch (err) {
+      throw new FeatureStoreError(`feature update of ${n} events failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /**
+   * Redis Cluster: a multi-key script needs all keys in one slot, so each event is its own
+   * single-key call; auto-pipelining sends one pipeline per node per tick. A user's calls go to
+   * one node over one connection, so they still run in order.
+   */
+  private async callPerKey(batch: FeatureBatch): Promise<Buffer> {
+    const n = batch.userIds.length;
+    const [ttl, c0, c1, c2, c3, cap] = this.fixedArgs;
+    const calls: Promise<Buffer>[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      calls[i] = this.client.ssUpdateFeaturesBuffer(1, this.opts.keyPrefix + batch.userIds[i], ttl, c0, c1, c2, c3, cap, batch.codes[i], batch.timestamps[i], guardField(batch.sources[i]), batch.offsets[i]);
+    }
+    try {
+      return Buffer.concat(await Promise.all(calls));
+    } catch (err) {
+      throw new FeatureStoreError(`feature update of ${n} events failed: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   async read(userId: string): Promise<number[] | null> {
