@@ -6,7 +6,9 @@ the data and the pinned library versions (models/requirements.txt). Re-running y
 model.onnx, hence the same model_version. Only model.json's `trained_at` varies, and only when
 SOURCE_DATE_EPOCH is unset; the hash never covers it.
 
-Usage: python3 models/train.py [--out models/]
+Usage: python3 models/train.py [--out models/] [--n-estimators 100] [--seed 42]
+  --n-estimators and --seed (the forest's random_state) change the forest, not the simulated data:
+  models/fixtures/alt/ is `--n-estimators 10 --seed 7`, a second valid model for hot-reload tests.
 
 Features (what the engine's update-then-read per-user hash returns for an event, after applying it):
   views, cart_adds, purchases  counts over the user's current history, this event included; the hash
@@ -55,6 +57,7 @@ COLD_START = [0.0, 0.0, 0.0, GAP_CAP_MIN]
 VIEW, CART, PURCHASE = 0, 1, 2
 
 N_ESTIMATORS = 100
+FOREST_SEED = 42
 MAX_DEPTH = 8
 OPSET = {"": 17, "ai.onnx.ml": 3}
 N_FIXTURE_ROWS = 100
@@ -212,6 +215,8 @@ def compact_json(obj: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent), help="output directory (default: models/)")
+    ap.add_argument("--n-estimators", type=int, default=N_ESTIMATORS, help=f"trees in the forest (default {N_ESTIMATORS})")
+    ap.add_argument("--seed", type=int, default=FOREST_SEED, help=f"the forest's random_state (default {FOREST_SEED})")
     args = ap.parse_args()
     out = Path(args.out)
     (out / "fixtures").mkdir(parents=True, exist_ok=True)
@@ -231,7 +236,7 @@ def main() -> None:
     is_holdout = np.isin(user, holdout_users)
     x_tr, y_tr, x_ho, y_ho = x[~is_holdout], y[~is_holdout], x[is_holdout], y[is_holdout]
 
-    model = RandomForestClassifier(n_estimators=N_ESTIMATORS, max_depth=MAX_DEPTH, random_state=42, n_jobs=1)
+    model = RandomForestClassifier(n_estimators=args.n_estimators, max_depth=MAX_DEPTH, random_state=args.seed, n_jobs=1)
     model.fit(x_tr, y_tr)
     if list(model.classes_) != [0, 1]:
         sys.exit(f"unexpected classes {model.classes_}")
@@ -273,7 +278,8 @@ def main() -> None:
         "sha256": sha,
         "trained_at": when.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "holdout_auc": round(auc, 6),
-        "n_estimators": N_ESTIMATORS,
+        "n_estimators": args.n_estimators,
+        "forest_seed": args.seed,
         "max_depth": MAX_DEPTH,
         "train_rows": int(len(y_tr)),
         "holdout_rows": int(len(y_ho)),
