@@ -198,8 +198,10 @@ export function helpText(): string {
 /** The README's configuration table (a test checks the README holds exactly this). */
 export function markdownTable(): string {
   const rows = ['| Env | Flag | Default | Allowed | What it does |', '| --- | --- | --- | --- | --- |'];
+  // Cells are plain text: pipes would split them and <name> would vanish as an HTML tag.
+  const cell = (t: string) => t.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   for (const [key, s] of Object.entries(SETTINGS) as [SettingKey, Setting][]) {
-    rows.push(`| \`${s.env}\` | \`${flagOf(key)}\` | ${defaultText(key)} | ${s.allowed} | ${s.describe.replace(/\|/g, '\\|')} |`);
+    rows.push(`| \`${s.env}\` | \`${flagOf(key)}\` | ${cell(defaultText(key))} | ${cell(s.allowed)} | ${cell(s.describe)} |`);
   }
   return rows.join('\n');
 }
