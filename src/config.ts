@@ -141,7 +141,9 @@ export function parseConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv
       continue;
     }
     const r = s.schema.safeParse(typeof raw === 'string' ? raw.trim() : raw);
-    if (!r.success) throw new ConfigError(where, s.secret ? '***' : raw, `allowed: ${s.allowed}`);
+    // A URL may carry a password: show it the way the logs do (redactedConfig).
+    const shown = s.secret ? '***' : key === 'redisUrl' ? String(raw).replace(/\/\/([^:@/]*):([^@/]*)@/, '//$1:***@') : raw;
+    if (!r.success) throw new ConfigError(where, shown, `allowed: ${s.allowed}`);
     out[key] = r.data;
   }
   const c = out as Config;
