@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { ValidationError } from './errors.js';
 
 export const EVENT_TYPES = ['view', 'add_to_cart', 'purchase'] as const;
@@ -32,8 +33,6 @@ export const DEFAULT_VALIDATION_LIMITS: ValidationLimits = {
   maxFutureSkewMs: 24 * 3600 * 1000,
 };
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
-
 function requireString(obj: Record<string, unknown>, field: string, limits: ValidationLimits, allowEmpty: boolean): string {
   const v = obj[field];
   if (v === undefined) throw new ValidationError(field, 'missing');
@@ -52,12 +51,9 @@ export function parseEvent(value: Buffer | null, nowMs: number, limits: Validati
   if (value.length > limits.maxMessageBytes) {
     throw new ValidationError('value', `record of ${value.length} bytes exceeds the ${limits.maxMessageBytes}-byte limit`);
   }
-  let text: string;
-  try {
-    text = decoder.decode(value);
-  } catch {
-    throw new ValidationError('value', 'not valid UTF-8');
-  }
+  // Native check, then a plain decode: cheaper than a fatal TextDecoder on the hot path.
+  if (!isUtf8(value)) throw new ValidationError('value', 'not valid UTF-8');
+  const text = value.toString('utf8');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
