@@ -8,11 +8,21 @@
 #     apt-installed when missing; an already running Redis is reused)
 # State (pid files, logs, Kafka data) lives in .infra/ (gitignored).
 #
-# usage: scripts/infra.sh up|down|status
+#   - on demand (cluster-up): a 3-node Redis Cluster on 127.0.0.1:7000-7002
+#     (no replicas, no persistence; state in .infra/redis-cluster/) for
+#     REDIS_CLUSTER_NODES=127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002
+#
+# usage: scripts/infra.sh up|down|status|cluster-up|cluster-down
 #   up      start what is not running; returns once the broker answers a
 #           metadata request and Redis answers PING. Idempotent.
-#   down    stop what this script started (per the pid files). Idempotent.
+#   down    stop what this script started (per the pid files), including the
+#           Redis Cluster if it runs. Idempotent.
 #   status  print the state of both; exit 0 only when both answer.
+#   cluster-up    start the 3 cluster nodes, join them (redis-cli --cluster
+#           create) and return once every node reports cluster_state:ok.
+#           Idempotent: a healthy cluster is reused; a partial one is rebuilt.
+#   cluster-down  stop the cluster nodes this script started and delete their
+#           state (the next cluster-up starts empty). Idempotent.
 #
 # Environment:
 #   KAFKA_READY_TIMEOUT  seconds to wait for the broker (default 120)
@@ -318,6 +328,100 @@ kafka_up() {
   say "Kafka ready on $KAFKA_HOST:$KAFKA_PORT (pid $(cat "$KAFKA_PID")) after $(secs_since "$t0") s"
 }
 
+# ----------------------------------------------------------- Redis Cluster ---
+
+CLUSTER_DIR="$STATE/redis-cluster"
+CLUSTER_PORTS=(7000 7001 7002)
+
+cluster_cli() { # port, command...
+  local port=$1
+  shift
+  redis-cli -h "$REDIS_HOST" -p "$port" "$@"
+}
+
+cluster_pid() { pid_of "$CLUSTER_DIR/$1/redis.pid" "redis-server.*:$1"; }
+
+# True when every node answers and reports cluster_state:ok.
+cluster_ok() {
+  local p
+  for p in "${CLUSTER_PORTS[@]}"; do
+    cluster_cli "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+  done
+}
+
+cluster_stop_all() {
+  local p
+  for p in "${CLUSTER_PORTS[@]}"; do
+    stop "Redis Cluster node $p" "$CLUSTER_DIR/$p/redis.pid" "redis-server.*:$p" 10
+  done
+}
+
+cluster_up() {
+  local p all_ours=1 t0
+  t0=$(now_ms)
+  for p in "${CLUSTER_PORTS[@]}"; do cluster_pid "$p" >/dev/null || all_ours=0; done
+  if [ "$all_ours" -eq 1 ] && cluster_ok; then
+    say "Redis Cluster already up on $REDIS_HOST:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]}"
+    return 0
+  fi
+  ensure_redis_server
+  command -v redis-cli >/dev/null 2>&1 || apt_install redis-tools
+  if [ "$all_ours" -eq 0 ]; then
+    # Some node missing: rebuild from scratch (a half cluster cannot be trusted).
+    cluster_stop_all >/dev/null
+    for p in "${CLUSTER_PORTS[@]}"; do
+      port_open "$REDIS_HOST" "$p" && die "port $REDIS_HOST:$p is in use by something this script did not start; free it first"
+      port_open "$REDIS_HOST" $((p + 10000)) && die "cluster bus port $REDIS_HOST:$((p + 10000)) is in use; free it first"
+    done
+    rm -rf "$CLUSTER_DIR"
+    for p in "${CLUSTER_PORTS[@]}"; do
+      mkdir -p "$CLUSTER_DIR/$p"
+      # 9>&-: do not hand our lock fd to the daemon.
+      redis-server --bind "$REDIS_HOST" --port "$p" --daemonize yes \
+        --cluster-enabled yes --cluster-config-file "$CLUSTER_DIR/$p/nodes.conf" \
+        --cluster-node-timeout 5000 --save '' --appendonly no --dir "$CLUSTER_DIR/$p" \
+        --pidfile "$CLUSTER_DIR/$p/redis.pid" --logfile "$CLUSTER_DIR/$p/redis.log" </dev/null 9>&-
+    done
+    local i
+    for p in "${CLUSTER_PORTS[@]}"; do
+      for ((i = 0; i < 100; i++)); do
+        [ "$(cluster_cli "$p" ping 2>/dev/null)" = PONG ] && break
+        sleep 0.1
+      done
+      [ "$(cluster_cli "$p" ping 2>/dev/null)" = PONG ] ||
+        die "Redis Cluster node $p did not answer PING within 10 s (log: .infra/redis-cluster/$p/redis.log)"
+    done
+  fi
+  # Nodes up but not joined yet (fresh start, or an earlier cluster-up died half way).
+  if [ "$(cluster_cli "${CLUSTER_PORTS[0]}" cluster info | awk -F: '/^cluster_slots_assigned/ {print $2}' | tr -d '\r')" != 16384 ]; then
+    local nodes=()
+    for p in "${CLUSTER_PORTS[@]}"; do nodes+=("$REDIS_HOST:$p"); done
+    say "joining ${nodes[*]} into a cluster"
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$CLUSTER_DIR/create.log" 2>&1 || {
+      cat "$CLUSTER_DIR/create.log" >&2
+      die "redis-cli --cluster create failed (log: .infra/redis-cluster/create.log)"
+    }
+  fi
+  local deadline=$(($(now_ms) + 30000))
+  until cluster_ok; do
+    [ "$(now_ms)" -ge "$deadline" ] && die "Redis Cluster not cluster_state:ok on every node within 30 s"
+    sleep 0.1
+  done
+  say "Redis Cluster up on $REDIS_HOST:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]} after $(secs_since "$t0") s: REDIS_CLUSTER_NODES=$(printf "$REDIS_HOST:%s," "${CLUSTER_PORTS[@]}" | sed 's/,$//')"
+}
+
+cluster_down() {
+  local p any=0
+  for p in "${CLUSTER_PORTS[@]}"; do cluster_pid "$p" >/dev/null && any=1; done
+  if [ "$any" -eq 0 ]; then
+    rm -rf "$CLUSTER_DIR"
+    say "Redis Cluster not running (nothing started by this script)"
+    return 0
+  fi
+  cluster_stop_all
+  rm -rf "$CLUSTER_DIR"
+}
+
 # -------------------------------------------------------------------- main ---
 
 with_lock() {
@@ -341,6 +445,15 @@ down)
   with_lock
   stop Kafka "$KAFKA_PID" kafka.Kafka 60
   stop Redis "$REDIS_PID" redis-server 10
+  if [ -d "$CLUSTER_DIR" ]; then cluster_down; fi
+  ;;
+cluster-up)
+  with_lock
+  cluster_up
+  ;;
+cluster-down)
+  with_lock
+  cluster_down
   ;;
 status)
   rc=0
@@ -370,7 +483,7 @@ status)
   exit "$rc"
   ;;
 *)
-  echo "usage: $0 up|down|status" >&2
+  echo "usage: $0 up|down|status|cluster-up|cluster-down" >&2
   exit 2
   ;;
 esac
