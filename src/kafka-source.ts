@@ -76,12 +76,19 @@ export class KafkaSource implements Source {
     await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })));
   }
 
+  /**
+   * Stops fetching but stays in the group: kafkajs's consumer.stop() leaves the group and drops
+   * its runner, after which commitOffsets fails ("consumer#run must be called first") and the
+   * engine's final commit of what it drained would be lost. Pausing every partition stops
+   * fetches (heartbeats go on); close() leaves the group after that commit.
+   */
   async stop(): Promise<void> {
     this.running = false;
-    await this.consumer.stop();
+    this.consumer.pause([{ topic: this.opts.topic }]);
   }
 
   async close(): Promise<void> {
+    this.running = false;
     await this.consumer.disconnect();
   }
 }
