@@ -23,6 +23,7 @@ export interface RedisFeatureStoreOptions extends FeatureStoreOptions {
 
 type ScriptClient = (Redis | Cluster) & {
   ssUpdateFeaturesBuffer(numKeys: number, ...args: (string | number)[]): Promise<Buffer>;
+  ssUpdateFeatureBuffer(key: string, ...args: (string | number)[]): Promise<Buffer>;
 };
 
 /**
@@ -72,6 +73,10 @@ export class RedisFeatureStore implements FeatureStore {
       this.client = new Redis(opts.url, options) as ScriptClient;
     }
     this.client.defineCommand('ssUpdateFeatures', { lua: SCRIPT });
+    // Cluster: a fixed key count, so the key is the first argument. ioredis's auto-pipelining
+    // routes by the first argument; with the dynamic form that is the key count, every call
+    // lands in one pipeline and exec() rejects keys of other nodes.
+    this.client.defineCommand('ssUpdateFeature', { lua: SCRIPT, numberOfKeys: 1 });
     this.client.on('ready', () => {
       attempt = 0;
       opts.onConnectionChange?.(true);
@@ -141,7 +146,7 @@ export class RedisFeatureStore implements FeatureStore {
     const [ttl, c0, c1, c2, c3, cap] = this.fixedArgs;
     const calls: Promise<Buffer>[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      calls[i] = this.client.ssUpdateFeaturesBuffer(1, this.opts.keyPrefix + batch.userIds[i], ttl, c0, c1, c2, c3, cap, batch.codes[i], batch.timestamps[i], guardField(batch.sources[i]), batch.offsets[i]);
+      calls[i] = this.client.ssUpdateFeatureBuffer(this.opts.keyPrefix + batch.userIds[i], ttl, c0, c1, c2, c3, cap, batch.codes[i], batch.timestamps[i], guardField(batch.sources[i]), batch.offsets[i]);
     }
     try {
       return Buffer.concat(await Promise.all(calls));
