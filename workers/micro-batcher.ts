@@ -43,11 +43,14 @@ export class MicroBatcher<T extends { rows: number }> {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flushing) return;
+    if (this.flushing) return;
+    // A full batch closes now, even while a maxWait timer is pending (that timer finds the
+    // next batch and re-arms for it).
     if (this.pendingRows >= this.opts.maxBatch) {
       void this.runFlush();
       return;
     }
+    if (this.scheduled) return;
     this.scheduled = true;
     const waitedUs = (performance.now() - this.firstAt) * 1000;
     const leftUs = this.opts.maxWaitUs - waitedUs;
