@@ -7,6 +7,22 @@ export interface KafkaSourceOptions {
   topic: string;
   /** Consumer crashes kafkajs could not retry; returns true while a restart is allowed. */
   allowRestart: (err: Error) => boolean;
+  /** Bytes one fetch may bring per partition (kafkajs default 1 MiB); see fetchBytesPerPartition. */
+  maxBytesPerPartition?: number;
+}
+
+/** Nominal size of one event record, for sizing fetches in events. */
+const NOMINAL_RECORD_BYTES = 128;
+
+/**
+ * Fetch size per partition for an in-flight bound of `maxInFlightPerPartition` events: about one
+ * bound's worth of nominal records. The engine pauses a partition only between fetched batches,
+ * so a fetch can overshoot the bound by one batch; with kafkajs's 1 MiB default that batch was
+ * ~8,000 events, which made a bound of 100 or even 2,000 meaningless. The broker still returns
+ * the first record batch whole when it is larger, so no record is ever too big to fetch.
+ */
+export function fetchBytesPerPartition(maxInFlightPerPartition: number): number {
+  return Math.min(1024 * 1024, Math.max(4096, maxInFlightPerPartition * NOMINAL_RECORD_BYTES));
 }
 
 /**
@@ -25,6 +41,7 @@ export class KafkaSource implements Source {
       rebalanceTimeout: 60000,
       heartbeatInterval: 3000,
       maxWaitTimeInMs: 100,
+      maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
       retry: { restartOnFailure: async (err) => opts.allowRestart(err) },
     });
   }

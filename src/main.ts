@@ -7,7 +7,7 @@ import { GeneratorSource } from './generator-source.js';
 import { HttpServer } from './http-server.js';
 import { createKafka } from './kafka-client.js';
 import { KafkaSink } from './kafka-sink.js';
-import { KafkaSource } from './kafka-source.js';
+import { KafkaSource, fetchBytesPerPartition } from './kafka-source.js';
 import { createLogger, type Logger } from './logger.js';
 import { MemoryFeatureStore } from './memory-feature-store.js';
 import { Metrics } from './metrics.js';
@@ -55,7 +55,11 @@ async function buildParts(c: Config, log: Logger): Promise<{ source: Source; fea
 
   const kafka = createKafka(c, log);
   const restarts = new FailureRateLimiter(c.maxFailures, c.failureWindowMs);
-  const source = new KafkaSource(kafka, { groupId: c.groupId, topic: c.inputTopic, allowRestart: () => !restarts.record() }, log);
+  const source = new KafkaSource(
+    kafka,
+    { groupId: c.groupId, topic: c.inputTopic, allowRestart: () => !restarts.record(), maxBytesPerPartition: fetchBytesPerPartition(c.maxInFlightPerPartition) },
+    log,
+  );
   if (c.guarantee === 'exactly-once') {
     return { source, featureStore, output: { kind: 'transactional', tx: new TransactionalOutput(kafka, { transactionalIdPrefix: c.transactionalIdPrefix, groupId: c.groupId }, log) } };
   }
