@@ -74,6 +74,7 @@ export class Engine {
   private assigned = false;
   private fatalHandler: (err: Error) => void = () => {};
   private readonly counts = { eventsIn: 0, predictions: 0, fallbacks: 0, deadLetters: 0 };
+  private inFlightMax = 0;
 
   constructor(
     private readonly config: Config,
@@ -396,7 +397,10 @@ export class Engine {
       this.paused.set(key, { topic, partition });
       this.parts.source.pause([{ topic, partition }]);
     }
-    if (this.totalInFlight() >= this.config.maxInFlight) {
+    const total = this.totalInFlight();
+    // Right after a batch is when in-flight peaks; the commit-tick gauge would miss it.
+    if (total > this.inFlightMax) this.metrics.inFlightMax.set((this.inFlightMax = total));
+    if (total >= this.config.maxInFlight) {
       const all = this.tracker.partitions().filter((p) => !this.paused.has(tpKey(p.topic, p.partition)));
       for (const p of all) this.paused.set(tpKey(p.topic, p.partition), { topic: p.topic, partition: p.partition });
       if (all.length) this.parts.source.pause(all.map((p) => ({ topic: p.topic, partition: p.partition })));
