@@ -1,4 +1,4 @@
-import { watchFile } from 'node:fs';
+import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { parseConfig, helpText, redactedConfig, type Config } from './config.js';
 import { Engine, type EngineOutput } from './engine.js';
 import { ConfigError, ModelLoadError, ScorestreamError, errorMessage } from './errors.js';
@@ -122,12 +122,14 @@ async function main(): Promise<number> {
   let stopping: Promise<void> | null = null;
   let http: HttpServer | null = null;
   let status: NodeJS.Timeout | null = null;
+  let stopWatching = () => {};
   const shutdown = (code: number, why: string): Promise<void> => {
     if (stopping) return stopping;
     exitCode = code;
     log.info({ why }, 'shutting down: draining in-flight events and committing');
     stopping = (async () => {
       if (status) clearInterval(status);
+      stopWatching();
       const { drained } = await engine.stop();
       await http?.close();
       const s = engine.stats();
@@ -178,12 +180,12 @@ async function main(): Promise<number> {
 
   process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
   process.on('SIGINT', () => void shutdown(0, 'SIGINT'));
-  process.on('SIGHUP', () => void engine.reloadModel());
-  if (config.watchModel) {
-    watchFile(config.modelPath, { interval: 1000 }, (cur, prev) => {
-      if (cur.mtimeMs !== prev.mtimeMs) void engine.reloadModel();
-    });
-  }
+  const reload = (trigger: string) => {
+    log.info({ trigger, modelPath: config.modelPath }, 'model reload requested');
+    void engine.reloadModel();
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  if (config.watchModel) stopWatching = watchModelFiles([config.modelPath, config.resolvedMetaPath], () => reload('watch-model'));
   if (process.env.SCORESTREAM_FAULT_INJECTION === '1') {
     // Fault suite only: SIGUSR2 crashes one worker thread.
     let lane = 0;
@@ -202,6 +204,28 @@ async function main(): Promise<number> {
   });
   if (fatalError) return 1;
   return exitCode;
+}
+
+/**
+ * --watch-model: reloads once the model and its model.json have stopped changing for a moment
+ * (replacing two files is not atomic; a reload between the two would be refused, and the next
+ * change triggers another). Returns a function that stops watching.
+ */
+function watchModelFiles(files: string[], reload: () => void, settleMs = 1500): () => void {
+  let timer: NodeJS.Timeout | null = null;
+  const onChange = (cur: Stats, prev: Stats) => {
+    if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size && cur.ino === prev.ino) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      reload();
+    }, settleMs);
+  };
+  for (const f of files) watchFile(f, { interval: 500 }, onChange);
+  return () => {
+    if (timer) clearTimeout(timer);
+    for (const f of files) unwatchFile(f, onChange);
+  };
 }
 
 async function pingQuick(engine: Engine): Promise<boolean> {
