@@ -129,6 +129,11 @@ export class Engine {
     return this.assigned && this.lanes.allReady && this.parts.featureStore.available && !this.stopping;
   }
 
+  /** The source has assigned partitions and the engine is not shutting down (one of /readyz's reasons). */
+  get consuming(): boolean {
+    return this.assigned && !this.stopping;
+  }
+
   get modelVersion(): string {
     return this.lanes.modelVersion;
   }
