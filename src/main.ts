@@ -163,7 +163,7 @@ async function main(): Promise<number> {
       notReady: async () => {
         const reasons: string[] = [];
         if (!engine.lanes.allReady) reasons.push('not every worker has a loaded model');
-        if (!engine.ready) reasons.push('not assigned yet or shutting down');
+        if (!engine.consuming) reasons.push('no partitions assigned yet, or shutting down');
         if (config.featureStoreKind === 'redis' && !(await pingQuick(engine))) reasons.push('redis not reachable');
         return reasons;
       },
