@@ -154,6 +154,8 @@ async function main(): Promise<number> {
       return 1;
     }
     log.fatal({ err }, 'failed to start');
+    // Also the one line an operator reads first (e.g. a wrong SASL password in exactly-once mode).
+    process.stderr.write(`scorestream: ${errorMessage(err)}\n`);
     await engine.stop(0).catch(() => {});
     return 1;
   }
