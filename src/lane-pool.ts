@@ -74,7 +74,8 @@ export class LanePool<C> {
   private currentModel: { modelPath: string; metaPath: string };
   private version = '';
   private reloadSeq = 0;
-  private readonly reloads = new Map<number, { pending: number; errors: string[]; versions: Set<string>; resolve: (r: ReloadOutcome) => void }>();
+  /** Reloads in progress; `waiting` holds the lanes that still owe an answer. */
+  private readonly reloads = new Map<number, { modelPath: string; metaPath: string; waiting: Set<number>; errors: string[]; versions: Set<string>; resolve: (r: ReloadOutcome) => void }>();
   totalRestarts = 0;
 
   constructor(private readonly opts: LanePoolOptions, private readonly events: LanePoolEvents<C>) {
@@ -149,7 +150,7 @@ export class LanePool<C> {
   reload(modelPath: string, metaPath: string): Promise<ReloadOutcome> {
     const id = ++this.reloadSeq;
     return new Promise((resolve) => {
-      this.reloads.set(id, { pending: this.lanes.length, errors: [], versions: new Set(), resolve });
+      this.reloads.set(id, { modelPath, metaPath, waiting: new Set(this.lanes.map((l) => l.id)), errors: [], versions: new Set(), resolve });
       for (const lane of this.lanes) this.post(lane, { t: 'reload', id, modelPath, metaPath });
     }).then((r) => {
       const outcome = r as ReloadOutcome;
@@ -234,6 +235,12 @@ export class LanePool<C> {
           const e = lane.queue[i];
           if (!e.result && e.features) this.post(lane, { t: 'score', id: e.id, n: e.n, features: e.features });
         }
+        // A reload in progress may have been lost with the previous worker, or answered by it
+        // before this one started from the old model: this worker must reload too.
+        for (const [id, r] of this.reloads) {
+          r.waiting.add(lane.id);
+          this.post(lane, { t: 'reload', id, modelPath: r.modelPath, metaPath: r.metaPath });
+        }
         onReady();
         break;
       }
@@ -247,10 +254,10 @@ export class LanePool<C> {
       case 'reloaded':
       case 'reload_failed': {
         const r = this.reloads.get(msg.id);
-        if (!r) return;
+        if (!r || !r.waiting.delete(lane.id)) return;
         if (msg.t === 'reloaded') r.versions.add(msg.modelVersion);
         else r.errors.push(msg.error);
-        if (--r.pending === 0) {
+        if (r.waiting.size === 0) {
           this.reloads.delete(msg.id);
           r.resolve(r.errors.length ? { ok: false, error: r.errors[0] } : { ok: true, modelVersion: [...r.versions][0] });
         }
