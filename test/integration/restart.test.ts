@@ -49,7 +49,9 @@ test('SIGTERM mid-stream exits 0; a restart with the same group loses nothing an
   engine = await startEngine(env);
   await engine.waitReady();
   await reader.waitFor(() => reader!.predictions.length >= 2000, 60_000, '2,000 predictions');
+  const stopAt = Date.now();
   const exit1 = await engine.stop('SIGTERM');
+  t.diagnostic(`first run: SIGTERM to exit ${Date.now() - stopAt} ms`);
   assert.deepEqual(exit1, { code: 0, signal: null }, `first run exits 0 on SIGTERM (stderr tail: ${engine.stderr().slice(-2000)})`);
   engine = null;
 
@@ -84,9 +86,12 @@ test('SIGTERM mid-stream exits 0; a restart with the same group loses nothing an
   let replays = 0;
   for (const [p, o] of rewound) replays += committed.get(p)! - o;
 
+  const restartAt = Date.now();
   engine = await startEngine({ ...sc.env, WORKERS: '2' });
   await engine.waitReady();
+  t.diagnostic(`second run ready after ${Date.now() - restartAt} ms`);
   await reader.waitForCoverage(ends, 60_000);
+  t.diagnostic(`second run finished after ${Date.now() - restartAt} ms`);
   await reader.catchUp();
   const replayed = await engine.metric('scorestream_replayed_events_total');
   const exit2 = await engine.stop('SIGTERM');
