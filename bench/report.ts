@@ -1,0 +1,126 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CHART_FILES } from './charts.js';
+import { configTag, type Results, type ScenarioEntry } from './results.js';
+
+/** The readable side of a results file: an aligned table for the terminal, markdown for the README. */
+
+type Table = { head: string[]; rows: string[][] };
+
+const n = (x: number | null | undefined, digits = 1): string => (x === null || x === undefined || !Number.isFinite(x) ? '-' : x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(x < 1 ? 2 : digits));
+const int = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '-' : Math.round(x).toLocaleString('en-US'));
+
+function stepTable(entries: ScenarioEntry[]): Table {
+  return {
+    head: ['scenario', 'config', 'target/s', 'achieved/s', 'p50 ms', 'p90', 'p95', 'p99', 'p99.9', 'max', 'events', 'fallb.', 'errors', 'cpu %', 'main µs/ev', 'held'],
+    rows: entries.map((e) => [
+      e.name,
+      configTag(e.config),
+      int(e.target_rate),
+      int(e.achieved_rate),
+      n(e.p50_ms, 2),
+      n(e.p90_ms, 2),
+      n(e.p95_ms, 2),
+      n(e.p99_ms, 2),
+      n(e.p999_ms, 2),
+      n(e.max_ms, 2),
+      int(e.events),
+      int(e.fallbacks),
+      int(e.errors),
+      n(e.cpu?.target_pct),
+      n(e.cpu?.main_thread_us_per_event),
+      e.held ? 'yes' : 'NO',
+    ]),
+  };
+}
+
+function inferenceTable(entries: ScenarioEntry[]): Table {
+  return {
+    head: ['inference', 'rows/call', 'rows/s', 'calls/s', 'p50 ms', 'p99 ms', 'p99.9', 'µs/row'],
+    rows: entries.map((e) => [
+      e.name === 'inference-single' ? 'one session, one thread' : `lane pool, ${e.config.workers} workers`,
+      int(e.batch_size ?? e.rows_per_request),
+      int(e.achieved_rate),
+      int(e.calls_per_s ?? (e.rows_per_request ? e.achieved_rate / e.rows_per_request : null)),
+      n(e.p50_ms, 3),
+      n(e.p99_ms, 3),
+      n(e.p999_ms, 3),
+      e.us_per_row !== undefined ? n(e.us_per_row, 2) : '-',
+    ]),
+  };
+}
+
+function summaryLines(r: Results): string[] {
+  const s = r.summary;
+  const lines = [
+    `max sustainable (p99 ≤ 100 ms, ≥ 95% of target): ${int(s.max_sustainable_eps)} events/s`,
+    `  kafkajs pass-through: ${int(s.passthrough_max_eps)} events/s (engine = ${n(s.ratio_vs_passthrough, 2)}×)`,
+    `  naive per-message consumer: ${int(s.naive_max_eps)} events/s (engine = ${n(s.ratio_vs_naive, 2)}×)`,
+    `  exactly-once: ${int(s.exactly_once_max_eps)} events/s`,
+    `p99 at 1,000 events/s: ${n(s.p99_ms_at_1000eps, 2)} ms`,
+    `main thread: ${n(s.main_thread_us_per_event)} µs CPU per event → Amdahl ceiling ${int(s.main_thread_ceiling_eps)} events/s whatever the core count`,
+  ];
+  if (s.where_time_goes) lines.push(`where the time goes ${s.where_time_goes}`);
+  const inf = r.inference as { single_row_calls_per_s?: number; single_row_vs_seeds?: number; best_batched_rows_per_s?: number; seeds_req_per_s?: number } | null;
+  if (inf) lines.push(`inference alone: ${int(inf.single_row_calls_per_s)} single-row calls/s (${n(inf.single_row_vs_seeds, 2)}× the seeds' ${int(inf.seeds_req_per_s)} req/s), ${int(inf.best_batched_rows_per_s)} rows/s batched`);
+  const mb = r.micro_batching as { max_batch: number; max_wait_us: number; max_sustainable_eps: number; p99_ms_at_1000eps: number | null; default: boolean }[] | null;
+  if (mb) for (const m of mb) lines.push(`micro-batching maxBatch ${m.max_batch}, maxWait ${m.max_wait_us} µs${m.default ? ' (default)' : ''}: max ${int(m.max_sustainable_eps)}/s, p99 @1000/s ${n(m.p99_ms_at_1000eps, 2)} ms`);
+  const sc = r.cpu_scaling as { workers?: { workers: number; max_sustainable_eps: number; p99_ms_at_1000eps: number | null; main_thread_us_per_event: number | null }[] } | null;
+  if (sc?.workers) for (const w of sc.workers) lines.push(`workers ${w.workers}: max ${int(w.max_sustainable_eps)}/s, p99 @1000/s ${n(w.p99_ms_at_1000eps, 2)} ms, main ${n(w.main_thread_us_per_event)} µs/event`);
+  return lines;
+}
+
+function machineLine(r: Results): string {
+  const m = r.machine;
+  return `${m.cpus} CPUs (${m.cpu_model}), Node ${m.node}, Kafka ${m.kafka}, Redis ${m.redis}, ${m.os}; load average at start ${m.load_avg_at_start.join(' ')}; commit ${r.git_commit}; ${r.generated_at}; ${Math.round(r.duration_s)} s${r.quick ? '; QUICK smoke run: numbers not representative' : ''}`;
+}
+
+function text(t: Table): string {
+  const w = t.head.map((h, i) => Math.max(h.length, ...t.rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+  return [line(t.head), w.map((x) => '-'.repeat(x)).join('  '), ...t.rows.map(line)].join('\n');
+}
+
+function markdown(t: Table): string {
+  return [`| ${t.head.join(' | ')} |`, `|${t.head.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`, ...t.rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+const split = (r: Results) => ({
+  steps: r.scenarios.filter((e) => e.target_rate !== null),
+  inference: r.scenarios.filter((e) => e.target_rate === null),
+});
+
+export function textReport(r: Results): string {
+  const { steps, inference } = split(r);
+  const parts = [`scorestream bench — ${machineLine(r)}`, ''];
+  if (steps.length) parts.push(text(stepTable(steps)), '');
+  if (inference.length) parts.push(text(inferenceTable(inference)), '');
+  parts.push(...summaryLines(r));
+  return parts.join('\n') + '\n';
+}
+
+/** bench/results/latest.md: the table, summary and charts, for the README to link or include. */
+export function writeMarkdown(outDir: string, r: Results, charts: string[]): string {
+  const { steps, inference } = split(r);
+  const md = [
+    '# scorestream benchmark — latest results',
+    '',
+    `Machine: ${machineLine(r)}.`,
+    '',
+    'Generated by `npm run bench` (open-loop load through the real Kafka broker and Redis; latency = prediction read back from the output topic − scheduled send time). Do not edit: rerun the bench.',
+    '',
+    '## Summary',
+    '',
+    ...summaryLines(r).map((l) => (l.startsWith('  ') ? `  - ${l.trim()}` : `- ${l}`)),
+    '',
+  ];
+  if (steps.length) md.push('## End-to-end steps', '', markdown(stepTable(steps)), '');
+  if (inference.length) md.push('## Inference alone', '', markdown(inferenceTable(inference)), '');
+  if (charts.length) {
+    md.push('## Charts', '');
+    for (const f of [CHART_FILES.latency, CHART_FILES.workers, CHART_FILES.cdf]) if (charts.some((c) => c.endsWith(f))) md.push(`![${f}](${f})`, '');
+  }
+  const file = join(outDir, 'latest.md');
+  writeFileSync(file, md.join('\n'));
+  return file;
+}

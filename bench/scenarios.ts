@@ -1,0 +1,252 @@
+import { availableParallelism } from 'node:os';
+import { SETTINGS } from '../src/config.js';
+import type { BenchOptions, ScenarioName } from './cli-options.js';
+import { decodeHistogram, percentilesOf } from './histogram.js';
+import { SEEDS_REQ_PER_S, inferenceAlone, inferencePool } from './inference.js';
+import type { RunSpec, StepPlan, StepResult, TargetConfig } from './load-run.js';
+import type { Progress } from './progress.js';
+import { stepEntry, sweepSummary, type Results } from './results.js';
+import { sweep, type LadderOptions, type SweepResult } from './sweep.js';
+import type { TargetKind } from './target-process.js';
+
+/** The six scenarios of the bench. Each appends its entries to `results`. */
+
+export interface BenchContext {
+  opts: BenchOptions;
+  progress: Progress;
+  results: Results;
+  /** Sweeps by name, for the summary, charts and seeding later ladders. */
+  sweeps: Map<string, SweepResult>;
+}
+
+const CPUS = availableParallelism();
+
+export const DEFAULT_CONFIG: TargetConfig = {
+  workers: CPUS,
+  max_batch: SETTINGS.maxBatch.default as number,
+  max_wait_us: SETTINGS.maxWaitUs.default as number,
+  guarantee: 'at-least-once',
+};
+const SINGLE_THREAD: TargetConfig = { workers: 1, max_batch: null, max_wait_us: null, guarantee: 'at-least-once' };
+
+/** The reference rate: the seeds' target of 1,000+ events/s. */
+export const REFERENCE_RATE = 1000;
+
+function timing(ctx: BenchContext): Omit<StepPlan, 'rate'> {
+  return { warmupMs: ctx.opts.warmupS * 1000, durationMs: ctx.opts.durationS * 1000, drainTimeoutMs: ctx.opts.quick ? 2000 : 5000 };
+}
+
+function ladder(ctx: BenchContext, quickRates: number[], seed?: number): LadderOptions {
+  const base: LadderOptions = { start: REFERENCE_RATE, factor: 1.5, maxSteps: 12, floor: 100, refine: !ctx.opts.quick };
+  if (ctx.opts.rates) return { ...base, rates: ctx.opts.rates };
+  if (ctx.opts.quick) return { ...base, rates: quickRates };
+  // Later sweeps start at the reference rate (for p99 there) and then skip to about half the
+  // default configuration's maximum, which saves steps that would certainly hold.
+  return seed ? { ...base, skipBelow: seed * 0.5 } : base;
+}
+
+async function runSweep(ctx: BenchContext, key: string, name: string, kind: TargetKind, config: TargetConfig, l: LadderOptions): Promise<SweepResult> {
+  const spec: RunSpec = { kind, config, runtime: ctx.opts.runtime, partitions: ctx.opts.partitions, users: ctx.opts.users };
+  const label = `${name} ${describe(kind, config)}`;
+  let rate = 0;
+  let stepStart = Date.now();
+  const t = timing(ctx);
+  const res = await sweep(spec, l, t, {
+    onStep: (r) => {
+      rate = r;
+      stepStart = Date.now();
+      ctx.progress.status(`${label}: ${r}/s starting`);
+    },
+    onTick: (s) => {
+      const el = ((Date.now() - stepStart) / 1000).toFixed(1);
+      ctx.progress.status(`${label}: ${rate}/s ${s.phase} ${el}s/${(t.warmupMs + t.durationMs) / 1000}s | read ${s.read} | window done ${s.completed}`);
+    },
+    onStepDone: (r) => {
+      ctx.progress.line(`${label}: ${r.target_rate}/s -> ${r.achieved_rate}/s p50 ${fmt(r.latency.p50_ms)} p99 ${fmt(r.latency.p99_ms)} ms${r.cpu.main_thread_us_per_event !== null ? ` main ${r.cpu.main_thread_us_per_event} us/ev` : ''} cpu ${r.cpu.target_pct ?? '?'}% machine ${r.cpu.machine_pct ?? '?'}% ${r.held ? 'held' : `NOT held (${r.verdict})`}`);
+    },
+  });
+  for (const s of res.steps) ctx.results.scenarios.push(stepEntry(name, config, s));
+  ctx.results.sweeps.push({ ...sweepSummary(name, res), name: key });
+  ctx.sweeps.set(key, res);
+  ctx.progress.line(`${label}: max sustainable ${res.max_sustainable_eps}/s${res.failed_at ? ` (${res.failed_at}/s: ${res.failure})` : ''}`);
+  return res;
+}
+
+function describe(kind: TargetKind, c: TargetConfig): string {
+  if (kind !== 'engine') return `(${kind})`;
+  return `(workers ${c.workers}, maxBatch ${c.max_batch}, maxWait ${c.max_wait_us}us, ${c.guarantee})`;
+}
+
+const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(x < 10 ? 2 : 1) : '-');
+
+/** Step at the reference rate, if the sweep ran one. */
+export function stepAt(s: SweepResult | undefined, rate = REFERENCE_RATE): StepResult | undefined {
+  return s?.steps.find((x) => x.target_rate === rate);
+}
+
+/** The highest step that held (the ceiling's near side). */
+export function bestStep(s: SweepResult | undefined): StepResult | undefined {
+  return s?.steps.filter((x) => x.held).sort((a, b) => b.target_rate - a.target_rate)[0];
+}
+
+/** The first step that did not hold (the ceiling's far side). */
+export function failedStep(s: SweepResult | undefined): StepResult | undefined {
+  return s?.steps.filter((x) => !x.held && x.target_rate > (bestStep(s)?.target_rate ?? 0)).sort((a, b) => a.target_rate - b.target_rate)[0];
+}
+
+// ---------------------------------------------------------------- scenarios
+
+async function rateSweep(ctx: BenchContext): Promise<void> {
+  await runSweep(ctx, 'rate-sweep', 'rate-sweep', 'engine', DEFAULT_CONFIG, ladder(ctx, [1000, 2000]));
+}
+
+async function baselines(ctx: BenchContext): Promise<void> {
+  const seed = ctx.sweeps.get('rate-sweep')?.max_sustainable_eps;
+  await runSweep(ctx, 'baseline-passthrough', 'baseline-passthrough', 'passthrough', SINGLE_THREAD, ladder(ctx, [1000], seed));
+  await runSweep(ctx, 'baseline-naive', 'baseline-naive', 'naive', SINGLE_THREAD, ladder(ctx, [1000]));
+}
+
+async function cpuScaling(ctx: BenchContext): Promise<void> {
+  const def = ctx.sweeps.get('rate-sweep');
+  const seed = def?.max_sustainable_eps;
+  const rows: Record<string, unknown>[] = [];
+  // Quick: one extra worker count is enough to smoke-test the scenario.
+  const counts = ctx.opts.quick && !ctx.opts.workersGiven ? [1, DEFAULT_CONFIG.workers!] : ctx.opts.workerCounts;
+  for (const w of counts) {
+    const key = `cpu-scaling:w${w}`;
+    let s: SweepResult;
+    if (def && w === DEFAULT_CONFIG.workers) {
+      // The default configuration's sweep is this worker count: not run twice.
+      s = def;
+      ctx.sweeps.set(key, def);
+    } else {
+      s = await runSweep(ctx, key, 'cpu-scaling', 'engine', { ...DEFAULT_CONFIG, workers: w }, ladder(ctx, [1000], seed));
+    }
+    const best = bestStep(s);
+    rows.push({
+      workers: w,
+      max_sustainable_eps: s.max_sustainable_eps,
+      p99_ms_at_1000eps: stepAt(s)?.latency.p99_ms ?? null,
+      main_thread_us_per_event: best?.cpu.main_thread_us_per_event ?? null,
+      engine_us_per_event: best?.cpu.target_us_per_event ?? null,
+      main_thread_pct_at_max: best?.cpu.target_main_thread_pct ?? null,
+      busiest_other_threads_pct_at_max: best?.cpu.target_threads_pct.slice(0, w) ?? [],
+      source: s === def ? 'rate-sweep' : 'cpu-scaling',
+    });
+  }
+  ctx.results.cpu_scaling = { cpus: CPUS, workers: rows };
+}
+
+async function inference(ctx: BenchContext): Promise<void> {
+  const sizes = ctx.opts.quick ? [1, 64] : [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+  const msPerSize = ctx.opts.quick ? 150 : 700;
+  ctx.progress.status(`inference: one ONNX session, batch sizes ${sizes.join(',')}`);
+  const single = await inferenceAlone(sizes, msPerSize);
+  for (const r of single) {
+    const p = percentilesOf(decodeHistogram(r.histogram));
+    ctx.results.scenarios.push({
+      name: 'inference-single',
+      id: `inference-single:b${r.batch_size}`,
+      config: { workers: 1, max_batch: r.batch_size, max_wait_us: null, guarantee: 'at-least-once' },
+      target_rate: null,
+      achieved_rate: r.rows_per_s,
+      ...pick(p),
+      events: r.calls * r.batch_size,
+      fallbacks: 0,
+      errors: 0,
+      batch_size: r.batch_size,
+      calls_per_s: r.calls_per_s,
+      us_per_row: r.us_per_row,
+      hdr: r.histogram,
+    });
+    ctx.progress.line(`inference one thread, batch ${r.batch_size}: ${r.rows_per_s} rows/s, ${r.calls_per_s} calls/s, p50 ${p.p50_ms} ms p99 ${p.p99_ms} ms per call`);
+  }
+  const pool = [];
+  for (const [rowsPerRequest, inFlight] of [
+    [1, 64],
+    [64, 4],
+  ] as const) {
+    ctx.progress.status(`inference through the lane pool: ${rowsPerRequest}-row requests`);
+    const r = await inferencePool({ rowsPerRequest, inFlightPerLane: inFlight, ms: ctx.opts.quick ? 300 : 2000, maxBatch: DEFAULT_CONFIG.max_batch!, maxWaitUs: DEFAULT_CONFIG.max_wait_us! });
+    const p = percentilesOf(decodeHistogram(r.histogram));
+    ctx.results.scenarios.push({
+      name: 'inference-pool',
+      id: `inference-pool:w${r.workers}:r${rowsPerRequest}`,
+      config: { ...DEFAULT_CONFIG, workers: r.workers },
+      target_rate: null,
+      achieved_rate: r.rows_per_s,
+      ...pick(p),
+      events: r.requests * rowsPerRequest,
+      fallbacks: 0,
+      errors: 0,
+      rows_per_request: rowsPerRequest,
+      hdr: r.histogram,
+    });
+    pool.push({ workers: r.workers, rows_per_request: rowsPerRequest, in_flight_per_lane: inFlight, rows_per_s: r.rows_per_s, p50_ms: p.p50_ms, p99_ms: p.p99_ms });
+    ctx.progress.line(`inference pool (${r.workers} workers), ${rowsPerRequest}-row requests: ${r.rows_per_s} rows/s, p50 ${p.p50_ms} ms p99 ${p.p99_ms} ms per request`);
+  }
+  const one = single.find((r) => r.batch_size === 1);
+  const bestRows = Math.max(...single.map((r) => r.rows_per_s));
+  ctx.results.inference = {
+    seeds_req_per_s: SEEDS_REQ_PER_S,
+    single_row_calls_per_s: one?.calls_per_s ?? null,
+    single_row_vs_seeds: one ? round2(one.calls_per_s / SEEDS_REQ_PER_S) : null,
+    best_batched_rows_per_s: bestRows,
+    best_batched_vs_seeds: round2(bestRows / SEEDS_REQ_PER_S),
+    single_thread: single.map(({ histogram: _h, ...r }) => ({ ...r, ...pick(percentilesOf(decodeHistogram(_h))) })),
+    pool,
+  };
+}
+
+async function microBatching(ctx: BenchContext): Promise<void> {
+  const def = ctx.sweeps.get('rate-sweep');
+  const seed = def?.max_sustainable_eps;
+  const settings: [number, number][] = ctx.opts.quick
+    ? [[16, 250], [DEFAULT_CONFIG.max_batch!, DEFAULT_CONFIG.max_wait_us!]]
+    : [[1, 0], [16, 250], [DEFAULT_CONFIG.max_batch!, DEFAULT_CONFIG.max_wait_us!], [256, 2000]];
+  const rows: Record<string, unknown>[] = [];
+  for (const [b, u] of settings) {
+    const isDefault = b === DEFAULT_CONFIG.max_batch && u === DEFAULT_CONFIG.max_wait_us;
+    const key = `micro-batching:b${b}:u${u}`;
+    let s: SweepResult;
+    if (isDefault && def) {
+      s = def;
+      ctx.sweeps.set(key, def);
+    } else {
+      s = await runSweep(ctx, key, 'micro-batching', 'engine', { ...DEFAULT_CONFIG, max_batch: b, max_wait_us: u }, ladder(ctx, [1000], seed));
+    }
+    const best = bestStep(s);
+    rows.push({
+      max_batch: b,
+      max_wait_us: u,
+      default: isDefault,
+      max_sustainable_eps: s.max_sustainable_eps,
+      p99_ms_at_1000eps: stepAt(s)?.latency.p99_ms ?? null,
+      p99_ms_at_max: best?.latency.p99_ms ?? null,
+      mean_batch_rows_at_max: best?.mean_batch_rows ?? null,
+      mean_inference_us_per_batch_at_max: best?.mean_inference_us_per_batch ?? null,
+      source: s === def ? 'rate-sweep' : 'micro-batching',
+    });
+  }
+  ctx.results.micro_batching = rows;
+}
+
+async function exactlyOnce(ctx: BenchContext): Promise<void> {
+  await runSweep(ctx, 'exactly-once', 'exactly-once', 'engine', { ...DEFAULT_CONFIG, guarantee: 'exactly-once' }, ladder(ctx, [1000]));
+}
+
+/** In this order: inference needs no services; the default sweep seeds the later ladders. */
+export const SCENARIO_ORDER: [ScenarioName, (ctx: BenchContext) => Promise<void>][] = [
+  ['inference', inference],
+  ['rate-sweep', rateSweep],
+  ['exactly-once', exactlyOnce],
+  ['baselines', baselines],
+  ['cpu-scaling', cpuScaling],
+  ['micro-batching', microBatching],
+];
+
+function pick(p: ReturnType<typeof percentilesOf>) {
+  return { p50_ms: p.p50_ms, p90_ms: p.p90_ms, p95_ms: p.p95_ms, p99_ms: p.p99_ms, p999_ms: p.p999_ms, max_ms: p.max_ms };
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;

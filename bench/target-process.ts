@@ -1,0 +1,127 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { ROOT } from './services.js';
+
+/** What consumes the input topic and writes the output topic: the engine or a baseline. */
+export type TargetKind = 'engine' | 'passthrough' | 'naive';
+
+/** compiled: node dist/... (what users run; the default). tsx: from the sources. */
+export type Runtime = 'compiled' | 'tsx';
+
+export class TargetProcessError extends Error {
+  override name = 'TargetProcessError';
+}
+
+const SCRIPTS: Record<TargetKind, { compiled: string; tsx: string }> = {
+  engine: { compiled: 'dist/src/main.js', tsx: 'src/main.ts' },
+  passthrough: { compiled: 'dist/bench/baselines/passthrough.js', tsx: 'bench/baselines/passthrough.ts' },
+  naive: { compiled: 'dist/bench/baselines/naive-consumer.js', tsx: 'bench/baselines/naive-consumer.ts' },
+};
+
+/** Line a baseline prints on stdout once its consumer has joined the group. */
+export const BASELINE_READY_LINE = 'bench-baseline-ready';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The process under test, started as users start it (a separate process configured by env),
+ * observed through /proc and, for the engine, its /metrics.
+ */
+export class TargetProcess {
+  private out = '';
+  private err = '';
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(readonly kind: TargetKind, readonly child: ChildProcess, readonly metricsPort: number | null) {
+    child.stdout!.on('data', (d: Buffer) => (this.out = (this.out + d.toString()).slice(-20000)));
+    child.stderr!.on('data', (d: Buffer) => (this.err = (this.err + d.toString()).slice(-20000)));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        resolve(this.exitInfo);
+      }),
+    );
+  }
+
+  static async start(kind: TargetKind, runtime: Runtime, env: Record<string, string>): Promise<TargetProcess> {
+    const script = SCRIPTS[kind][runtime];
+    if (!existsSync(`${ROOT}/${script}`)) throw new TargetProcessError(`${script} not found (run npm run build, or use --runtime tsx)`);
+    const metricsPort = kind === 'engine' ? await freePort() : null;
+    const args = runtime === 'tsx' ? ['--import', 'tsx', script] : [script];
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: 'warn', STATUS_LINE: 'off', ...env, ...(metricsPort ? { METRICS_PORT: String(metricsPort) } : {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new TargetProcess(kind, child, metricsPort);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get alive(): boolean {
+    return this.exitInfo === null;
+  }
+
+  stderrTail(chars = 2000): string {
+    return this.err.slice(-chars);
+  }
+
+  /** The engine: /readyz answers 200. A baseline: it printed its ready line. */
+  async waitReady(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.alive) throw new TargetProcessError(`${this.kind} exited before it was ready (${JSON.stringify(this.exitInfo)}):\n${this.stderrTail()}`);
+      if (this.metricsPort) {
+        try {
+          const r = await fetch(`http://127.0.0.1:${this.metricsPort}/readyz`);
+          await r.text();
+          if (r.status === 200) return;
+        } catch {
+          // Not listening yet.
+        }
+      } else if (this.out.includes(BASELINE_READY_LINE)) {
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new TargetProcessError(`${this.kind} not ready after ${timeoutMs} ms:\n${this.stderrTail()}`);
+  }
+
+  /** Sum of each named series in /metrics (over all label sets); empty for baselines. */
+  async metrics(names: readonly string[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+    if (!this.metricsPort || !this.alive) return out;
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
+      for (const line of text.split('\n')) {
+        const m = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})? (\S+)$/.exec(line);
+        if (m && m[1] in out) out[m[1]] += Number(m[2]);
+      }
+    } catch {
+      // Metrics unavailable: counts stay 0 and the reader's own counts still stand.
+    }
+    return out;
+  }
+
+  /** SIGTERM (the engine drains and commits), SIGKILL if it takes longer than `graceMs`. */
+  async stop(graceMs = 15_000): Promise<void> {
+    if (!this.alive) return;
+    this.child.kill('SIGTERM');
+    const t = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
