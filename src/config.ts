@@ -40,12 +40,13 @@ export const SETTINGS = {
   kafkaSslCaFile: def({ env: 'KAFKA_SSL_CA_FILE', group: 'Security', schema: z.string(), default: '', describe: 'PEM file of the CA that signed the brokers\' certificates (default: system CAs).', allowed: 'a file path' }),
   kafkaSaslMechanism: def({ env: 'KAFKA_SASL_MECHANISM', group: 'Security', schema: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512']), default: 'none', describe: 'SASL mechanism for Kafka.', allowed: 'none | plain | scram-sha-256 | scram-sha-512' }),
   kafkaSaslUsername: def({ env: 'KAFKA_SASL_USERNAME', group: 'Security', schema: z.string(), default: '', describe: 'SASL user name.', allowed: 'a string' }),
-  kafkaSaslPassword: def({ env: 'KAFKA_SASL_PASSWORD', group: 'Security', schema: z.string(), default: '', secret: true, describe: 'SASL password (prefer KAFKA_SASL_PASSWORD_FILE).', allowed: 'a string' }),
+  kafkaSaslPassword: def({ env: 'KAFKA_SASL_PASSWORD', group: 'Security', schema: z.string(), default: '', secret: true, describe: 'SASL password, from the environment only (or use KAFKA_SASL_PASSWORD_FILE).', allowed: 'a string' }),
   kafkaSaslPasswordFile: def({ env: 'KAFKA_SASL_PASSWORD_FILE', group: 'Security', schema: z.string(), default: '', describe: 'File holding the SASL password.', allowed: 'a file path' }),
   featureStore: def({ env: 'FEATURE_STORE', group: 'Features', schema: z.enum(['auto', 'redis', 'memory']), default: 'auto', describe: 'auto: redis when KAFKA_BROKERS is set, else the in-process store.', allowed: 'auto | redis | memory' }),
   redisUrl: def({ env: 'REDIS_URL', group: 'Features', schema: z.string().regex(/^rediss?:\/\/.+/), default: 'redis://127.0.0.1:6379', describe: 'Redis URL; rediss:// for TLS; user and password may be in the URL.', allowed: 'redis://[user:pass@]host:port[/db] or rediss://...' }),
   redisClusterNodes: def({ env: 'REDIS_CLUSTER_NODES', group: 'Features', schema: z.string().regex(/^$|^[^,\s]+:\d+(,[^,\s]+:\d+)*$/), default: '', describe: 'Redis Cluster seed nodes; when set, features live in the cluster (REDIS_URL then only supplies user, password and TLS).', allowed: 'host:port[,host:port...] or empty' }),
-  redisPassword: def({ env: 'REDIS_PASSWORD', group: 'Security', schema: z.string(), default: '', secret: true, describe: 'Redis password (overrides the URL\'s).', allowed: 'a string' }),
+  redisPassword: def({ env: 'REDIS_PASSWORD', group: 'Security', schema: z.string(), default: '', secret: true, describe: 'Redis password (overrides the URL\'s), from the environment only (or use REDIS_PASSWORD_FILE).', allowed: 'a string' }),
+  redisPasswordFile: def({ env: 'REDIS_PASSWORD_FILE', group: 'Security', schema: z.string(), default: '', describe: 'File holding the Redis password.', allowed: 'a file path' }),
   redisKeyPrefix: def({ env: 'REDIS_KEY_PREFIX', group: 'Features', schema: z.string(), default: 'ss:u:', describe: 'Prefix of the per-user feature hashes.', allowed: 'a string' }),
   featureTtlSeconds: def({ env: 'FEATURE_TTL_SECONDS', group: 'Features', schema: int(1, 365 * 86400), default: 86400, describe: 'Seconds a user\'s features live after their last event.', allowed: 'an integer 1..31536000' }),
   redisCommandTimeoutMs: def({ env: 'REDIS_COMMAND_TIMEOUT_MS', group: 'Features', schema: int(10, 60000), default: 1000, describe: 'A feature call slower than this fails (and retries, then falls back).', allowed: 'an integer 10..60000' }),
@@ -68,7 +69,7 @@ export const SETTINGS = {
   failureWindowMs: def({ env: 'FAILURE_WINDOW_MS', group: 'Restarts', schema: int(1000, 3600000), default: 60000, describe: 'Window of MAX_FAILURES.', allowed: 'an integer of ms' }),
   modelPath: def({ env: 'MODEL_PATH', group: 'Model', schema: z.string().min(1), default: 'models/model.onnx', describe: 'ONNX model file.', allowed: 'a file path' }),
   modelMetaPath: def({ env: 'MODEL_META_PATH', group: 'Model', schema: z.string(), default: '', defaultText: 'model.json beside the model', describe: 'The model\'s model.json.', allowed: 'a file path' }),
-  watchModel: def({ env: 'WATCH_MODEL', group: 'Model', schema: bool, default: false, describe: 'Reload the model when its file changes (SIGHUP always reloads).', allowed: 'true | false' }),
+  watchModel: def({ env: 'WATCH_MODEL', group: 'Model', schema: bool, default: false, describe: 'Reload the model when the model file or its model.json changes (SIGHUP always reloads).', allowed: 'true | false' }),
   input: def({ env: 'INPUT', group: 'Embedded', schema: z.string(), default: '', describe: 'Embedded mode: replay an NDJSON file of events (- for stdin) instead of the generator.', allowed: 'a file path or -' }),
   output: def({ env: 'OUTPUT', group: 'Embedded', schema: z.string(), default: '', describe: 'Embedded mode: write predictions here instead of stdout.', allowed: 'a file path' }),
   dlqOutput: def({ env: 'DLQ_OUTPUT', group: 'Embedded', schema: z.string(), default: '', describe: 'Embedded mode: write dead-letter records here instead of stderr.', allowed: 'a file path' }),
@@ -146,6 +147,10 @@ export function parseConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv
     if (!r.success) throw new ConfigError(where, shown, `allowed: ${s.allowed}`);
     out[key] = r.data;
   }
+  // Secrets come from the environment or a file: a command-line flag is visible to every user in ps.
+  for (const [key, s] of Object.entries(SETTINGS) as [SettingKey, Setting][]) {
+    if (s.secret && values[key] !== undefined) throw new ConfigError(flagOf(key), '***', `secrets are not accepted as flags (ps shows them); set ${s.env} or ${s.env}_FILE`);
+  }
   const c = out as Config;
   c.featureStoreKind = c.featureStore === 'auto' ? (c.kafkaBrokers ? 'redis' : 'memory') : c.featureStore;
   c.resolvedMetaPath = c.modelMetaPath || c.modelPath.replace(/[^/]*$/, 'model.json');
@@ -156,6 +161,14 @@ export function parseConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv
       c.kafkaSaslSecret = readFileSync(c.kafkaSaslPasswordFile, 'utf8').trim();
     } catch (err) {
       throw new ConfigError('KAFKA_SASL_PASSWORD_FILE', c.kafkaSaslPasswordFile, `cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  if (c.redisPasswordFile) {
+    if (c.redisPassword) throw new ConfigError('REDIS_PASSWORD_FILE', c.redisPasswordFile, 'set either REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both');
+    try {
+      c.redisPassword = readFileSync(c.redisPasswordFile, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError('REDIS_PASSWORD_FILE', c.redisPasswordFile, `cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
   if (c.kafkaSaslMechanism !== 'none' && (!c.kafkaSaslUsername || !c.kafkaSaslSecret)) {
@@ -185,14 +198,16 @@ function defaultText(key: SettingKey): string {
 
 export function helpText(): string {
   const lines = ['Usage: npm start -- [options]     (every option can also be set by its environment variable)', ''];
-  let group = '';
-  for (const [key, s] of Object.entries(SETTINGS) as [SettingKey, Setting][]) {
-    if (s.group !== group) {
-      group = s.group;
-      lines.push(`${group}:`);
+  // Grouped (a group's settings need not be adjacent in SETTINGS), groups in order of first appearance.
+  const entries = Object.entries(SETTINGS) as [SettingKey, Setting][];
+  const groups = [...new Set(entries.map(([, s]) => s.group))];
+  for (const group of groups) {
+    lines.push(`${group}:`);
+    for (const [key, s] of entries) {
+      if (s.group !== group) continue;
+      lines.push(`  ${(s.secret ? '(environment only)' : flagOf(key) + ' <v>').padEnd(34)} ${s.env.padEnd(28)} default: ${defaultText(key)}`);
+      lines.push(`      ${s.describe} Allowed: ${s.allowed}.${s.secret ? ` (${flagOf(key)} is refused: ps would show it.)` : ''}`);
     }
-    lines.push(`  ${(flagOf(key) + ' <v>').padEnd(34)} ${s.env.padEnd(28)} default: ${defaultText(key)}`);
-    lines.push(`      ${s.describe} Allowed: ${s.allowed}.`);
   }
   return lines.join('\n');
 }
@@ -202,8 +217,11 @@ export function markdownTable(): string {
   const rows = ['| Env | Flag | Default | Allowed | What it does |', '| --- | --- | --- | --- | --- |'];
   // Cells are plain text: pipes would split them and <name> would vanish as an HTML tag.
   const cell = (t: string) => t.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  for (const [key, s] of Object.entries(SETTINGS) as [SettingKey, Setting][]) {
-    rows.push(`| \`${s.env}\` | \`${flagOf(key)}\` | ${cell(defaultText(key))} | ${cell(s.allowed)} | ${cell(s.describe)} |`);
+  const entries = Object.entries(SETTINGS) as [SettingKey, Setting][];
+  const groups = [...new Set(entries.map(([, s]) => s.group))];
+  // In --help's group order.
+  for (const [key, s] of groups.flatMap((g) => entries.filter(([, s]) => s.group === g))) {
+    rows.push(`| \`${s.env}\` | ${s.secret ? '(env only)' : `\`${flagOf(key)}\``} | ${cell(defaultText(key))} | ${cell(s.allowed)} | ${cell(s.describe)} |`);
   }
   return rows.join('\n');
 }
