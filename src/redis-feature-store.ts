@@ -8,6 +8,14 @@ import { backoffDelay } from './backoff.js';
 
 const SCRIPT = readFileSync(new URL('./feature-update.lua', import.meta.url), 'utf8');
 
+/**
+ * Longest wait between Redis reconnect attempts, below RECONNECT_MAX_MS: while Redis is down
+ * every event is degraded (fallback or DLQ), and an attempt is one TCP connect, so probing at
+ * least twice a second is cheap and puts normal scoring back within ~0.5 s of Redis returning
+ * (with the 5 s cap that Kafka reconnects use, it took up to 5 s).
+ */
+const MAX_RECONNECT_DELAY_MS = 500;
+
 export interface RedisFeatureStoreOptions extends FeatureStoreOptions {
   url: string;
   /** Prefix of user hash keys. Default 'ss:u:'. */
@@ -39,7 +47,7 @@ export class RedisFeatureStore implements FeatureStore {
 
   constructor(private readonly opts: RedisFeatureStoreOptions) {
     let attempt = 0;
-    const retryStrategy = () => backoffDelay(opts.reconnect, attempt++);
+    const retryStrategy = () => Math.min(MAX_RECONNECT_DELAY_MS, backoffDelay(opts.reconnect, attempt++));
     const options: RedisOptions = {
       // Fail fast while disconnected: a queued command would hold a batch hostage; the engine
       // falls back instead and Redis catches up on reconnect.
