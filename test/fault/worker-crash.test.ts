@@ -1,0 +1,71 @@
+// Fault test 2: worker threads crash mid-run (SIGUSR2 with SCORESTREAM_FAULT_INJECTION=1 makes
+// one lane's worker throw an uncaught error). The crashed worker is replaced and its in-flight
+// events are re-sent in order: nothing lost, nothing duplicated, per-user order kept.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Audit, summary } from '../helpers/fault-audit.js';
+import { startLoad } from '../helpers/fault-load.js';
+import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
+import { KAFKA_BROKERS, assertServicesReachable, kafka, uniqueName } from '../helpers/services.js';
+
+const EVENTS = 12_000;
+const RATE = 2_000;
+const CRASHES = 5;
+
+let engine: EngineProcess | null = null;
+before(async () => {
+  await assertServicesReachable();
+});
+after(async () => {
+  await engine?.kill9();
+});
+
+test('worker threads crashing mid-run lose nothing and keep per-user order', { timeout: 90_000 }, async () => {
+  const name = uniqueName('fault-worker');
+  const t = { input: `${name}-in`, output: `${name}-out`, validation: `${name}-dlq-v`, processing: `${name}-dlq-p`, late: `${name}-dlq-l` };
+  const audit = await Audit.start({ inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.validation, t.processing, t.late] });
+  try {
+    engine = await startEngine({
+      KAFKA_BROKERS,
+      INPUT_TOPIC: t.input,
+      OUTPUT_TOPIC: t.output,
+      DLQ_VALIDATION_TOPIC: t.validation,
+      DLQ_PROCESSING_TOPIC: t.processing,
+      DLQ_LATE_TOPIC: t.late,
+      KAFKA_GROUP_ID: name,
+      REDIS_KEY_PREFIX: `${name}:`,
+      WORKERS: '2',
+      LOG_LEVEL: 'warn',
+      SCORESTREAM_FAULT_INJECTION: '1',
+      // Slower micro-batches keep rows inside the workers when they crash.
+      SCORESTREAM_INJECT_BATCH_DELAY_MS: '5',
+    });
+    await engine.waitReady();
+    const load = await startLoad({ kafka: kafka(), topic: t.input, rate: RATE, total: EVENTS });
+    try {
+      for (let i = 0; i < CRASHES; i++) {
+        await new Promise((r) => setTimeout(r, 800));
+        engine.child.kill('SIGUSR2');
+      }
+      await load.done;
+    } finally {
+      await load.stop();
+    }
+    const report = await audit.finish({ timeoutMs: 60_000 });
+    const restarts = await engine.metric('scorestream_worker_restarts_total');
+    console.log(`# worker crash x${CRASHES}: ${summary(report)}; scorestream_worker_restarts_total ${restarts}`);
+    assert.equal(report.expected, EVENTS);
+    assert.equal(report.lost, 0, `lost: ${report.lostSample.join(', ')}`);
+    assert.equal(report.duplicates, 0);
+    assert.equal(report.outOfOrder, 0, report.outOfOrderSample.join('; '));
+    assert.equal(report.unattributed, 0);
+    assert.equal(restarts, CRASHES);
+    // Every event was scored by a model, none fell back.
+    const fallbacks = audit.of(t.output).filter((r) => JSON.parse(r.value.toString()).fallback).length;
+    assert.equal(fallbacks, 0);
+    const stopped = await engine.stop();
+    assert.equal(stopped.code, 0, engine.stderr().slice(-2000));
+  } finally {
+    await audit.stop();
+  }
+});

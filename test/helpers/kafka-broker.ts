@@ -1,0 +1,163 @@
+// A throwaway single-node Kafka broker (KRaft) for tests that must stop and restart the broker.
+// Never the shared one on 9092: it runs on free ports with its own log dir in a temp directory,
+// from the jars scripts/infra.sh fetched into .cache/kafka-libs/ and a copy of
+// infra/kafka/server.properties with ports, log dir and listeners rewritten (no SASL listener).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+import { freePort } from './engine-process.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const LIBS = join(ROOT, '.cache', 'kafka-libs');
+const TEMPLATE = join(ROOT, 'infra', 'kafka', 'server.properties');
+const LOG4J = join(ROOT, 'infra', 'kafka', 'log4j.properties');
+
+/** Settings of the template that this broker replaces or drops. */
+const REWRITTEN = /^(listeners|advertised\.listeners|listener\.security\.protocol\.map|controller\.quorum\.voters|log\.dirs|sasl\.|listener\.name\.sasl_plaintext\.)/;
+
+// Small heap and C1-only JIT: the broker starts in a few seconds and leaves the cores to the engine.
+const JVM_OPTS = ['-Xms128m', '-Xmx384m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true'];
+
+export class KafkaBrokerError extends Error {}
+
+/** Processes started here, killed if the test process exits without stopping them. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+export class KafkaBroker {
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly dir: string,
+    readonly port: number,
+    readonly controllerPort: number,
+    private readonly propsPath: string,
+  ) {}
+
+  /** "127.0.0.1:<port>" for KAFKA_BROKERS. */
+  get brokers(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  /** Writes the config and formats the storage; call start() next. */
+  static async create(): Promise<KafkaBroker> {
+    if (!existsSync(join(LIBS, '.complete'))) throw new KafkaBrokerError(`no Kafka jars in ${LIBS}: run \`npm run infra:up\` once`);
+    const dir = mkdtempSync(join(tmpdir(), 'scorestream-kafka-'));
+    const port = await freePort();
+    let controllerPort = await freePort();
+    while (controllerPort === port) controllerPort = await freePort();
+    const lines = readFileSync(TEMPLATE, 'utf8')
+      .split('\n')
+      .filter((l) => !REWRITTEN.test(l));
+    lines.push(
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+      `log.dirs=${join(dir, 'data')}`,
+    );
+    const propsPath = join(dir, 'server.properties');
+    writeFileSync(propsPath, lines.join('\n') + '\n');
+    // A KRaft cluster id is the base64url form of 16 random bytes (what `StorageTool random-uuid` prints).
+    const clusterId = randomBytes(16).toString('base64url');
+    const r = spawnSync('java', [...JVM_OPTS, `-Dlog4j.configuration=file:${LOG4J}`, '-cp', `${LIBS}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsPath], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (r.status !== 0) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new KafkaBrokerError(`formatting the test broker's storage failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
+    }
+    return new KafkaBroker(dir, port, controllerPort, propsPath);
+  }
+
+  /** Starts the broker (same ports, same data) and resolves once it answers a metadata request. */
+  async start(timeoutMs = 90_000): Promise<void> {
+    if (this.child) return;
+    const log = createWriteStream(join(this.dir, 'kafka.log'), { flags: 'a' });
+    const child = spawn('java', [...JVM_OPTS, `-Dlog4j.configuration=file:${LOG4J}`, `-Dkafka.logs.dir=${this.dir}`, '-cp', `${LIBS}/*`, 'kafka.Kafka', this.propsPath], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    this.child = child;
+    live.add(child);
+    let gone = false;
+    this.exited = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        gone = true;
+        live.delete(child);
+        if (this.child === child) this.child = null;
+        resolve();
+      }),
+    );
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (gone) throw new KafkaBrokerError(`test broker exited during start; log: ${this.logTail()}`);
+      if (await this.answers()) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new KafkaBrokerError(`test broker not ready after ${timeoutMs} ms; log: ${this.logTail()}`);
+  }
+
+  /** Graceful stop (SIGTERM: controlled shutdown), SIGKILL after `killAfterMs`. Resolves when the JVM is gone. */
+  async stop(killAfterMs = 30_000): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    await this.exited;
+    clearTimeout(t);
+  }
+
+  /** Crash stop. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** Stops the broker and deletes its data. */
+  async destroy(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** A kafkajs client for this broker (silent). */
+  client(clientId = 'scorestream-fault-test'): Kafka {
+    return new Kafka({ clientId, brokers: [this.brokers], logLevel: logLevel.NOTHING });
+  }
+
+  logTail(chars = 3000): string {
+    try {
+      return readFileSync(join(this.dir, 'kafka.log'), 'utf8').slice(-chars);
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  private async answers(): Promise<boolean> {
+    const admin = new Kafka({ brokers: [this.brokers], logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 2000, retry: { retries: 0 } }).admin();
+    try {
+      await admin.connect();
+      const { brokers } = await admin.describeCluster();
+      return brokers.length > 0;
+    } catch {
+      return false;
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  }
+}
