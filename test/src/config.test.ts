@@ -133,6 +133,7 @@ const BAD: BadCase[] = [
   { name: 'same topic for input and output', env: { INPUT_TOPIC: 'events', OUTPUT_TOPIC: 'events' }, setting: 'OUTPUT_TOPIC', value: '"events"' },
   { name: 'a REDIS_URL with a password and a bad scheme', env: { REDIS_URL: `http://admin:${SECRET}@redis.example:6379` }, setting: 'REDIS_URL', value: '"http://admin:***@redis.example:6379"' },
   { name: 'a secret passed as a flag, with another bad setting', args: ['--kafka-sasl-password', SECRET, '--max-batch=0'], setting: '--max-batch', value: '"0"' },
+  { name: 'a secret passed as a flag is refused, unshown', args: [`--kafka-sasl-password=${SECRET}`], setting: '--kafka-sasl-password', value: '"***"' },
 ];
 
 /** More bad settings, checked in process (same ConfigError, without a process start each). */
