@@ -146,19 +146,15 @@ export class LanePool<C> {
     this.post(this.lanes[laneId], { t: 'crash' });
   }
 
-  /** Loads a new model in every lane; all swap, or none reports success. */
+  /**
+   * Two-phase model swap: every lane loads and checks the new model first; only when all have it
+   * staged do they swap (each between two batches). If any lane refuses it, none swaps.
+   */
   reload(modelPath: string, metaPath: string): Promise<ReloadOutcome> {
     const id = ++this.reloadSeq;
     return new Promise((resolve) => {
       this.reloads.set(id, { modelPath, metaPath, waiting: new Set(this.lanes.map((l) => l.id)), errors: [], versions: new Set(), resolve });
       for (const lane of this.lanes) this.post(lane, { t: 'reload', id, modelPath, metaPath });
-    }).then((r) => {
-      const outcome = r as ReloadOutcome;
-      if (outcome.ok) {
-        this.currentModel = { modelPath, metaPath };
-        this.version = outcome.modelVersion;
-      }
-      return outcome;
     });
   }
 
@@ -251,15 +247,24 @@ export class LanePool<C> {
         this.release(lane);
         break;
       }
-      case 'reloaded':
+      case 'reload_ready':
       case 'reload_failed': {
         const r = this.reloads.get(msg.id);
         if (!r || !r.waiting.delete(lane.id)) return;
-        if (msg.t === 'reloaded') r.versions.add(msg.modelVersion);
+        if (msg.t === 'reload_ready') r.versions.add(msg.modelVersion);
         else r.errors.push(msg.error);
         if (r.waiting.size === 0) {
           this.reloads.delete(msg.id);
-          r.resolve(r.errors.length ? { ok: false, error: r.errors[0] } : { ok: true, modelVersion: [...r.versions][0] });
+          if (r.errors.length || r.versions.size !== 1) {
+            for (const l of this.lanes) this.post(l, { t: 'discard', id: msg.id });
+            r.resolve({ ok: false, error: r.errors[0] ?? `lanes loaded different versions: ${[...r.versions]}` });
+          } else {
+            // Set before the swap goes out, so a lane restarted from now on starts on the new model.
+            this.currentModel = { modelPath: r.modelPath, metaPath: r.metaPath };
+            this.version = [...r.versions][0];
+            for (const l of this.lanes) this.post(l, { t: 'swap', id: msg.id });
+            r.resolve({ ok: true, modelVersion: this.version });
+          }
         }
         break;
       }

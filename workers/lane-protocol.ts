@@ -12,8 +12,12 @@ export interface LaneInit {
 export type ToWorker =
   /** Score `n` rows (4 float32 features each). `id` comes back with the result. */
   | { t: 'score'; id: number; n: number; features: Float32Array }
-  /** Load another model, check it, and swap it in between batches. */
+  /** Load and check another model, keep it staged, and answer reload_ready or reload_failed. */
   | { t: 'reload'; id: number; modelPath: string; metaPath: string }
+  /** Every lane staged reload `id`: serve it from the next batch on. */
+  | { t: 'swap'; id: number }
+  /** Some lane refused reload `id`: drop the staged model, keep serving the old one. */
+  | { t: 'discard'; id: number }
   /** Finish what is queued, then end the lane task. */
   | { t: 'close' }
   /** Fault injection for the fault suite: throw an uncaught error on this thread. */
@@ -23,7 +27,7 @@ export type FromWorker =
   | { t: 'ready'; laneId: number; modelVersion: string; threadId: number }
   /** `probs` is null when inference failed (`error` says why): the rows fall back. */
   | { t: 'scored'; id: number; probs: Float32Array | null; error?: string; modelVersion: string; inferUs: number; batchRows: number }
-  | { t: 'reloaded'; id: number; modelVersion: string }
+  | { t: 'reload_ready'; id: number; modelVersion: string }
   | { t: 'reload_failed'; id: number; error: string };
 
 export interface LaneExit {

@@ -26,6 +26,8 @@ export default async function runLane(init: LaneInit): Promise<LaneExit> {
   const port = init.port as import('node:worker_threads').MessagePort;
   if (!model || model.path !== init.modelPath) model = await ModelSession.load(init.modelPath, init.metaPath);
   let scoredRows = 0;
+  // Models loaded and checked for a reload, waiting for every lane to agree before the swap.
+  const staged = new Map<number, ModelSession>();
   const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer as never);
 
   const batcher = new MicroBatcher<Job>({ maxBatch: init.maxBatch, maxWaitUs: init.maxWaitUs }, async (jobs, rows) => {
@@ -69,7 +71,22 @@ export default async function runLane(init: LaneInit): Promise<LaneExit> {
           batcher.add({ id: msg.id, rows: msg.n, features: msg.features });
           break;
         case 'reload':
-          void reload(msg.id, msg.modelPath, msg.metaPath);
+          void stage(msg.id, msg.modelPath, msg.metaPath);
+          break;
+        case 'swap': {
+          // Takes effect from the next batch: a flush in progress keeps the model it started with.
+          const next = staged.get(msg.id);
+          staged.delete(msg.id);
+          if (next && next !== model) {
+            const old = model;
+            model = next;
+            void old?.release();
+          }
+          break;
+        }
+        case 'discard':
+          void staged.get(msg.id)?.release();
+          staged.delete(msg.id);
           break;
         case 'close':
           void batcher.drain().then(() => {
@@ -87,15 +104,11 @@ export default async function runLane(init: LaneInit): Promise<LaneExit> {
     post({ t: 'ready', laneId: init.laneId, modelVersion: model!.version, threadId });
   });
 
-  async function reload(id: number, modelPath: string, metaPath: string): Promise<void> {
+  async function stage(id: number, modelPath: string, metaPath: string): Promise<void> {
     try {
       const next = await ModelSession.load(modelPath, metaPath);
-      // Swap between batches: wait for the batch in progress so no request mixes models.
-      await batcher.drain();
-      const old = model;
-      model = next;
-      if (old && old !== next) void old.release();
-      post({ t: 'reloaded', id, modelVersion: next.version });
+      staged.set(id, next);
+      post({ t: 'reload_ready', id, modelVersion: next.version });
     } catch (err) {
       post({ t: 'reload_failed', id, error: (err as Error).message });
     }
