@@ -119,7 +119,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     const eq = a.indexOf('=');
     const name = eq > 0 ? a.slice(0, eq) : a;
     const key = FLAG_TO_KEY.get(name);
-    if (!a.startsWith('--') || !key) throw new ConfigError(name, a, `unknown option (see --help)`);
+    if (!a.startsWith('--') || !key) throw new ConfigError(name, eq > 0 ? '***' : a, `unknown option (see --help); its value is not echoed, in case it was a secret`);
     if (eq > 0) values[key] = a.slice(eq + 1);
     else if (BOOL_KEYS.has(key) && (argv[i + 1] === undefined || argv[i + 1].startsWith('--'))) values[key] = true;
     else if (argv[i + 1] === undefined) throw new ConfigError(name, null, `needs a value (${SETTINGS[key].allowed})`);
