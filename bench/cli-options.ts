@@ -42,8 +42,8 @@ with baselines, CPU scaling, inference-only and micro-batching figures.
   --workers A,B,C         worker counts of cpu-scaling (default 1,2,4.. up to 2x CPUs)
   --users N               distinct users, Zipf-distributed (default 10000)
   --partitions N          partitions of the input/output topics (default 4)
-  --runtime compiled|tsx  run the engine from dist/ (default; built first) or from sources
-  --no-build              do not run npm run build first
+  --runtime compiled|tsx  run the engine compiled (default; built into .cache/bench-build) or from sources
+  --no-build              do not compile first (reuse .cache/bench-build)
   --out DIR               where results go (default bench/results)
   --help                  this text
 

@@ -124,6 +124,8 @@ export class LoadRun {
       KAFKA_GROUP_ID: groups[0],
       REDIS_KEY_PREFIX: redisPrefix,
       FEATURE_TTL_SECONDS: '900',
+      // A run that ends on an overloaded step must not wait long for its backlog.
+      SHUTDOWN_TIMEOUT_MS: '3000',
     };
     if (spec.kind === 'engine') {
       Object.assign(env, {

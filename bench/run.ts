@@ -1,9 +1,8 @@
 // npm run bench: end-to-end latency and throughput of scorestream through the real broker and
 // Redis, baselines, CPU scaling, inference alone, micro-batching and exactly-once, with a
 // results file, a markdown table and SVG charts. See --help.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { buildEngine } from './build.js';
 import { USAGE, UsageError, parseOptions, type BenchOptions } from './cli-options.js';
 import { writeCharts } from './charts.js';
 import { ACHIEVED_MIN, P99_LIMIT_MS } from './load-run.js';
@@ -33,7 +32,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   progress.line(`scorestream bench${opts.quick ? ' (quick)' : ''}: ${opts.scenarios.join(', ')}; ${opts.durationS} s per step after ${opts.warmupS} s warm-up`);
   await ensureServices((s) => progress.line(s));
-  if (opts.build && !buildEngine(progress)) return 1;
+  if (opts.build && !buildEngine((l) => progress.line(l))) return 1;
 
   const results: Results = {
     version: 1,
@@ -105,30 +104,6 @@ async function main(): Promise<number> {
   progress.line(`wrote ${[files.stamped, files.latest, md, ...charts].map((f) => f.replace(ROOT, '')).join(', ')} in ${results.duration_s} s`);
   if (failures.length) progress.line(`${failures.length} scenario(s) failed: ${failures.map((f) => f.scenario).join(', ')}`);
   return failures.length ? 1 : 0;
-}
-
-/**
- * npm run build. tsc still emits when some file has type errors (say, a test another engineer
- * is editing): then the emitted engine is used with a warning, and the .lua files are copied.
- */
-function buildEngine(progress: Progress): boolean {
-  progress.line('npm run build (the engine runs compiled, as users run it)');
-  const t0 = Date.now();
-  try {
-    execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    return true;
-  } catch (err) {
-    const out = String((err as { stdout?: Buffer }).stdout ?? '') + String((err as { stderr?: Buffer }).stderr ?? '');
-    const emitted = existsSync(`${ROOT}/dist/src/main.js`) && statSync(`${ROOT}/dist/src/main.js`).mtimeMs >= t0 - 1000;
-    if (!emitted) {
-      progress.line(`build failed; fix it, or run from sources with --runtime tsx:\n${out.slice(-3000)}`);
-      return false;
-    }
-    for (const f of readdirSync(`${ROOT}/src`)) if (f.endsWith('.lua')) copyFileSync(`${ROOT}/src/${f}`, `${ROOT}/dist/src/${f}`);
-    const errors = out.split('\n').filter((l) => /error TS\d+/.test(l));
-    progress.line(`build: tsc emitted but reported ${errors.length} type error(s), using the emitted code: ${errors.slice(0, 3).join(' | ')}`);
-    return true;
-  }
 }
 
 main().then(

@@ -123,12 +123,15 @@ async function cpuScaling(ctx: BenchContext): Promise<void> {
       s = await runSweep(ctx, key, 'cpu-scaling', 'engine', { ...DEFAULT_CONFIG, workers: w }, ladder(ctx, [1000], seed));
     }
     const best = bestStep(s);
+    // No step held (overloaded machine, quick run): the lowest rate run still tells the cost.
+    const cost = best ?? s.steps[0];
     rows.push({
       workers: w,
       max_sustainable_eps: s.max_sustainable_eps,
       p99_ms_at_1000eps: stepAt(s)?.latency.p99_ms ?? null,
-      main_thread_us_per_event: best?.cpu.main_thread_us_per_event ?? null,
-      engine_us_per_event: best?.cpu.target_us_per_event ?? null,
+      main_thread_us_per_event: cost?.cpu.main_thread_us_per_event ?? null,
+      engine_us_per_event: cost?.cpu.target_us_per_event ?? null,
+      cost_measured_at_eps: cost?.target_rate ?? null,
       main_thread_pct_at_max: best?.cpu.target_main_thread_pct ?? null,
       busiest_other_threads_pct_at_max: best?.cpu.target_threads_pct.slice(0, w) ?? [],
       source: s === def ? 'rate-sweep' : 'cpu-scaling',

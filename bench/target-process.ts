@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { BUILD_DIR } from './build.js';
 import { ROOT } from './services.js';
 
 /** What consumes the input topic and writes the output topic: the engine or a baseline. */
 export type TargetKind = 'engine' | 'passthrough' | 'naive';
 
-/** compiled: node dist/... (what users run; the default). tsx: from the sources. */
+/** compiled: node on the compiled JS (what users run; the default). tsx: from the sources. */
 export type Runtime = 'compiled' | 'tsx';
 
 export class TargetProcessError extends Error {
@@ -14,9 +15,9 @@ export class TargetProcessError extends Error {
 }
 
 const SCRIPTS: Record<TargetKind, { compiled: string; tsx: string }> = {
-  engine: { compiled: 'dist/src/main.js', tsx: 'src/main.ts' },
-  passthrough: { compiled: 'dist/bench/baselines/passthrough.js', tsx: 'bench/baselines/passthrough.ts' },
-  naive: { compiled: 'dist/bench/baselines/naive-consumer.js', tsx: 'bench/baselines/naive-consumer.ts' },
+  engine: { compiled: `${BUILD_DIR}/src/main.js`, tsx: 'src/main.ts' },
+  passthrough: { compiled: `${BUILD_DIR}/bench/baselines/passthrough.js`, tsx: 'bench/baselines/passthrough.ts' },
+  naive: { compiled: `${BUILD_DIR}/bench/baselines/naive-consumer.js`, tsx: 'bench/baselines/naive-consumer.ts' },
 };
 
 /** Line a baseline prints on stdout once its consumer has joined the group. */
@@ -56,7 +57,7 @@ export class TargetProcess {
 
   static async start(kind: TargetKind, runtime: Runtime, env: Record<string, string>): Promise<TargetProcess> {
     const script = SCRIPTS[kind][runtime];
-    if (!existsSync(`${ROOT}/${script}`)) throw new TargetProcessError(`${script} not found (run npm run build, or use --runtime tsx)`);
+    if (!existsSync(`${ROOT}/${script}`)) throw new TargetProcessError(`${script} not found (the bench compiles it unless --no-build; or use --runtime tsx)`);
     const metricsPort = kind === 'engine' ? await freePort() : null;
     const args = runtime === 'tsx' ? ['--import', 'tsx', script] : [script];
     const child = spawn(process.execPath, args, {
