@@ -65,6 +65,8 @@ export class Engine {
   private readonly failures: FailureRateLimiter;
   private readonly backoff: BackoffOptions;
   private readonly paused = new Map<string, TopicPartition>();
+  /** Exactly-once: newly assigned partitions held paused until their producer fenced the previous owner (see fence()). */
+  private readonly fencing = new Set<string>();
   private readonly pendingCommits = new Map<string, { topic: string; partition: number; offset: number }>();
   private featureQueue: Item[] = [];
   private featureBusy = false;
@@ -203,6 +205,8 @@ export class Engine {
     // Records of a partition this instance does not own (a stale fetch around a rebalance) are the new owner's.
     if (!part) return;
     const wmKey = tpKey(first.topic, first.partition);
+    // A fetch that raced the hand-over pause: the partition restarts from its committed offset.
+    if (this.fencing.has(wmKey)) return;
     const lanes = this.lanes.size;
     let accepted = 0;
     for (const rec of records) {
@@ -244,19 +248,63 @@ export class Engine {
       if (next.has(key)) continue;
       this.tracker.revoke(topic, partition);
       this.watermarks.forget(key);
-      if (this.paused.delete(key)) unpause.push({ topic, partition });
+      if (this.paused.delete(key) || this.fencing.delete(key)) unpause.push({ topic, partition });
       this.pendingCommits.delete(key);
       if (this.parts.output.kind === 'transactional') this.parts.output.tx.revoke(topic, partition);
       this.log.info({ topic, partition }, 'partition revoked; its in-flight results will not be committed here');
     }
+    const fence: TopicPartition[] = [];
     for (const { topic, partition } of tps) {
+      const isNew = !this.tracker.owns(topic, partition);
       this.tracker.assign(topic, partition);
-      if (!this.paused.has(tpKey(topic, partition))) unpause.push({ topic, partition });
-      if (this.parts.output.kind === 'transactional') this.parts.output.tx.assign(topic, partition);
+      if (this.parts.output.kind === 'transactional' && isNew) fence.push({ topic, partition });
+      else if (!this.paused.has(tpKey(topic, partition)) && !this.fencing.has(tpKey(topic, partition))) unpause.push({ topic, partition });
     }
     if (unpause.length) this.parts.source.resume(unpause);
+    if (fence.length) {
+      this.parts.source.pause(fence);
+      for (const tp of fence) this.fence(tp);
+    }
     this.metrics.paused.set(this.paused.size);
     this.assigned = true;
+  }
+
+  /**
+   * Exactly-once hand-over of a newly assigned partition: it stays paused until its
+   * transactional producer is initialised, which commits or aborts the previous owner's open
+   * transaction and fences that owner; only then is the committed offset read and fetching
+   * started there. kafkajs reads the committed offset as soon as the assignment arrives, and a
+   * transaction of the previous owner still committing at that moment would have its outputs
+   * produced a second time (kafkajs has no KIP-447 generation check).
+   */
+  private fence(tp: TopicPartition, attempt = 0): void {
+    const out = this.parts.output;
+    if (out.kind !== 'transactional') return;
+    const key = tpKey(tp.topic, tp.partition);
+    const part = this.tracker.partition(tp.topic, tp.partition);
+    const src = this.parts.source;
+    const current = () => !this.stopping && part !== undefined && this.tracker.partition(tp.topic, tp.partition) === part;
+    this.fencing.add(key);
+    out.tx
+      .assign(tp.topic, tp.partition)
+      .then(() => (src.committedOffset ? src.committedOffset(tp) : -1))
+      .then(
+        (offset) => {
+          if (!current()) return;
+          if (offset >= 0) src.seek?.(tp, offset);
+          this.fencing.delete(key);
+          if (!this.paused.has(key)) src.resume([tp]);
+          this.log.info({ topic: tp.topic, partition: tp.partition, offset }, 'partition fenced; consuming from its committed offset');
+        },
+        (err: Error) => {
+          if (!current()) return;
+          this.metrics.sendFailures.inc();
+          this.log.warn({ err: errorMessage(err), partition: tp.partition, attempt }, 'transactional producer not ready; retrying the hand-over');
+          if (this.failures.record()) return this.fatal(err);
+          out.tx.revoke(tp.topic, tp.partition);
+          setTimeout(() => this.fence(tp, attempt + 1), backoffDelay(this.backoff, attempt)).unref();
+        },
+      );
   }
 
   // ---- features ----
@@ -422,7 +470,7 @@ export class Engine {
       const part = this.tracker.partition(tp.topic, tp.partition);
       if (!part || part.inFlight <= this.config.maxInFlightPerPartition / 2) {
         this.paused.delete(key);
-        if (part) resume.push(tp);
+        if (part && !this.fencing.has(key)) resume.push(tp);
       }
     }
     if (resume.length) this.parts.source.resume(resume);

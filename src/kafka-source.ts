@@ -1,4 +1,4 @@
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from './logger.js';
 import type { RawRecord, Source, SourceHandlers, TopicPartition } from './source.js';
 
@@ -33,8 +33,9 @@ export class KafkaSource implements Source {
   readonly kind = 'kafka' as const;
   private readonly consumer: Consumer;
   private running = false;
+  private admin: Promise<Admin> | null = null;
 
-  constructor(kafka: Kafka, private readonly opts: KafkaSourceOptions, private readonly log: Logger) {
+  constructor(private readonly kafka: Kafka, private readonly opts: KafkaSourceOptions, private readonly log: Logger) {
     this.consumer = kafka.consumer({
       groupId: opts.groupId,
       // kafkajs has no static membership (group.instance.id): a restarted instance waits until
@@ -91,6 +92,29 @@ export class KafkaSource implements Source {
     if (this.running) this.consumer.resume(group(partitions));
   }
 
+  /** The group's committed offset of a partition, or the partition's earliest offset when none (the group starts from the beginning). */
+  async committedOffset(tp: TopicPartition): Promise<number> {
+    this.admin ??= (async () => {
+      const a = this.kafka.admin();
+      await a.connect();
+      return a;
+    })();
+    const admin = await this.admin.catch((err) => {
+      this.admin = null;
+      throw err;
+    });
+    const [t] = await admin.fetchOffsets({ groupId: this.opts.groupId, topics: [tp.topic] });
+    const committed = Number(t?.partitions.find((p) => p.partition === tp.partition)?.offset ?? -1);
+    if (committed >= 0) return committed;
+    const ends = await admin.fetchTopicOffsets(tp.topic);
+    return Number(ends.find((p) => p.partition === tp.partition)?.low ?? 0);
+  }
+
+  /** The partition's next fetch starts at `offset`. */
+  seek(tp: TopicPartition, offset: number): void {
+    if (this.running) this.consumer.seek({ topic: tp.topic, partition: tp.partition, offset: String(offset) });
+  }
+
   async commit(offsets: { topic: string; partition: number; offset: number }[]): Promise<void> {
     if (offsets.length === 0) return;
     await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })));
@@ -108,6 +132,9 @@ export class KafkaSource implements Source {
   }
 
   async close(): Promise<void> {
+    const admin = this.admin;
+    this.admin = null;
+    if (admin) await admin.then((a) => a.disconnect()).catch(() => {});
     this.running = false;
     await this.consumer.disconnect();
   }

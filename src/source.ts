@@ -29,6 +29,10 @@ export interface Source {
   start(handlers: SourceHandlers): Promise<void>;
   pause(partitions: TopicPartition[]): void;
   resume(partitions: TopicPartition[]): void;
+  /** The group's committed offset of a partition (its earliest offset when none); exactly-once hand-over. */
+  committedOffset?(tp: TopicPartition): Promise<number>;
+  /** The partition's next fetch starts at `offset`. */
+  seek?(tp: TopicPartition, offset: number): void;
   /** Commits `offset` (next offset to read) per partition. */
   commit(offsets: { topic: string; partition: number; offset: number }[]): Promise<void>;
   /** Stops fetching; in-flight records are the engine's to finish. */

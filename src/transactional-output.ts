@@ -36,20 +36,32 @@ export class TransactionalOutput {
     return part.markDone(offset, record);
   }
 
-  /** Creates (and fences any zombie of) the producer of a newly assigned partition. */
-  assign(topic: string, partition: number): void {
+  /**
+   * Creates (and fences any zombie of) the producer of a newly assigned partition. Resolves once
+   * it is initialised: the previous owner's open transaction is then committed or aborted, and
+   * the group's committed offset of the partition is final.
+   */
+  assign(topic: string, partition: number): Promise<void> {
     const key = tpKey(topic, partition);
     const existing = this.txs.get(key);
-    if (existing && !existing.fenced) return;
+    if (existing && !existing.fenced) return existing.ready;
     const producer = this.kafka.producer({
       transactionalId: `${this.opts.transactionalIdPrefix}-${topic}-${partition}`,
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: true,
     });
-    const tx: PartitionTx = { topic, partition, producer, ready: producer.connect(), retry: [], retryOffset: -1, fenced: false };
+    // kafkajs's connect() only gets a non-transactional producer id; the transactional
+    // InitProducerId (the call that fences the previous owner and settles its open transaction)
+    // waits for the first transaction(). An empty transaction forces it now (ending it sends nothing).
+    const ready = producer.connect().then(async () => {
+      const t = await producer.transaction();
+      await t.abort();
+    });
+    const tx: PartitionTx = { topic, partition, producer, ready, retry: [], retryOffset: -1, fenced: false };
     tx.ready.catch((err) => this.log.error({ err, partition }, 'transactional producer failed to connect'));
     this.txs.set(key, tx);
+    return tx.ready;
   }
 
   /** Drops a revoked partition: its uncommitted records are never committed by this instance. */
