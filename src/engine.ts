@@ -171,7 +171,7 @@ export class Engine {
     this.log.info({ workers: this.lanes.size, modelVersion: this.lanes.modelVersion, threads: this.lanes.laneThreadIds() }, 'model loaded in every lane');
     this.commitTimer = setInterval(() => void this.commit(), this.config.commitIntervalMs);
     await this.parts.source.start({
-      onBatch: (records) => this.onBatch(records),
+      onBatch: (records, hw) => this.onBatch(records, hw),
       onAssignment: (tps) => this.onAssignment(tps),
       onRebalancing: () => void this.commit(),
       onFatal: (err) => this.fatal(err),
@@ -197,13 +197,14 @@ export class Engine {
 
   // ---- input ----
 
-  private onBatch(records: RawRecord[]): void {
+  private onBatch(records: RawRecord[], highWatermark?: number): void {
     if (this.stopping) return;
     const now = Date.now();
     const first = records[0];
     const part = this.tracker.partition(first.topic, first.partition);
     // Records of a partition this instance does not own (a stale fetch around a rebalance) are the new owner's.
     if (!part) return;
+    if (highWatermark !== undefined && highWatermark > part.highWatermark) part.highWatermark = highWatermark;
     const wmKey = tpKey(first.topic, first.partition);
     // A fetch that raced the hand-over pause: the partition restarts from its committed offset.
     if (this.fencing.has(wmKey)) return;
@@ -529,7 +530,10 @@ export class Engine {
 
   private updateLag(): void {
     for (const { topic, partition, offsets } of this.tracker.partitions()) {
-      if (offsets.highestSeen >= 0) this.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, offsets.highestSeen + 1 - Math.max(offsets.commitPosition, 0)));
+      if (offsets.highestSeen < 0) continue;
+      // Broker end offset when known (Kafka), else what was received: minus the next offset to commit.
+      const end = Math.max(offsets.highWatermark, offsets.highestSeen + 1);
+      this.metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, end - offsets.nextToCommit));
     }
   }
 

@@ -79,7 +79,7 @@ export class KafkaSource implements Source {
           const m = batch.messages[i];
           records[i] = { topic, partition, offset: Number(m.offset), key: m.key, value: m.value };
         }
-        if (records.length) h.onBatch(records);
+        if (records.length) h.onBatch(records, Number(batch.highWatermark));
       },
     });
   }

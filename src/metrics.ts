@@ -28,12 +28,13 @@ export class Metrics {
   readonly inFlight = new Gauge({ name: 'scorestream_in_flight_events', help: 'Input records received and not yet committed', registers: [this.registry] });
   readonly inFlightMax = new Gauge({ name: 'scorestream_in_flight_events_max', help: 'Highest number of input records received and not yet done (what MAX_IN_FLIGHT bounds) since start, taken after every fetched batch', registers: [this.registry] });
   readonly paused = new Gauge({ name: 'scorestream_paused_partitions', help: 'Partitions paused by backpressure', registers: [this.registry] });
-  readonly lag = new Gauge({ name: 'scorestream_consumer_lag', help: 'Per partition: highest offset received + 1 minus the committed offset (received, not yet committed; records not yet fetched are not counted)', labelNames: ['topic', 'partition'], registers: [this.registry] });
+  readonly lag = new Gauge({ name: 'scorestream_consumer_lag', help: 'Per partition: the broker end offset (as of the last fetch) minus the next offset to commit', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly modelInfo = new Gauge({ name: 'scorestream_model_info', help: 'The model version being served (value 1)', labelNames: ['version'], registers: [this.registry] });
   readonly workers = new Gauge({ name: 'scorestream_workers', help: 'Worker lanes with a loaded model', registers: [this.registry] });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'scorestream_process_' });
+    // prom-client's process_* and nodejs_* series, as scorestream_process_* and scorestream_nodejs_*.
+    collectDefaultMetrics({ register: this.registry, prefix: 'scorestream_' });
   }
 
   setModelVersion(version: string): void {

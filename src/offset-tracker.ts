@@ -75,6 +75,14 @@ export class PartitionOffsets<P = unknown> {
     return this.committable;
   }
 
+  /** The next offset this partition will commit from: the oldest unreleased offset, else the one after the last seen. */
+  get nextToCommit(): number {
+    return this.head < this.offsets.length ? this.offsets[this.head] : this.lastSeen + 1;
+  }
+
+  /** End offset of the partition as last reported by the source (-1: unknown). */
+  highWatermark = -1;
+
   private indexOf(offset: number): number {
     let lo = this.head;
     let hi = this.offsets.length - 1;

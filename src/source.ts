@@ -14,8 +14,11 @@ export interface TopicPartition {
 }
 
 export interface SourceHandlers {
-  /** Records of one partition, in offset order. Must not block: work continues asynchronously. */
-  onBatch(records: RawRecord[]): void;
+  /**
+   * Records of one partition, in offset order. Must not block: work continues asynchronously.
+   * `highWatermark`, when the source knows it, is the partition's end offset (for lag).
+   */
+  onBatch(records: RawRecord[], highWatermark?: number): void;
   /** The instance now owns exactly these partitions (after a rebalance, or at start). */
   onAssignment(partitions: TopicPartition[]): void;
   /** A rebalance began: commit what is done while this instance still owns it. */

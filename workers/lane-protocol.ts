@@ -25,7 +25,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { t: 'ready'; laneId: number; modelVersion: string; threadId: number }
-  /** `probs` is null when inference failed (`error` says why): the rows fall back. */
+  /** `probs` is null when inference failed (`error` says why): the rows fall back. batchRows/inferUs describe the micro-batch and are 0 on all but its first request. */
   | { t: 'scored'; id: number; probs: Float32Array | null; error?: string; modelVersion: string; inferUs: number; batchRows: number }
   | { t: 'reload_ready'; id: number; modelVersion: string }
   | { t: 'reload_failed'; id: number; error: string };

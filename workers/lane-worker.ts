@@ -57,10 +57,14 @@ export default async function runLane(init: LaneInit): Promise<LaneExit> {
     const inferUs = Math.round((performance.now() - t0) * 1000);
     scoredRows += rows;
     let off = 0;
-    for (const j of jobs) {
+    for (let k = 0; k < jobs.length; k++) {
+      const j = jobs[k];
       const slice = probs ? probs.slice(off, off + j.rows) : null;
       off += j.rows;
-      post({ t: 'scored', id: j.id, probs: slice, error, modelVersion: m.version, inferUs, batchRows: rows }, slice ? [slice.buffer as ArrayBuffer] : undefined);
+      // The batch's size and time ride on its first request only, so the main thread's
+      // histograms count each micro-batch once.
+      const first = k === 0;
+      post({ t: 'scored', id: j.id, probs: slice, error, modelVersion: m.version, inferUs: first ? inferUs : 0, batchRows: first ? rows : 0 }, slice ? [slice.buffer as ArrayBuffer] : undefined);
     }
   });
 

@@ -72,7 +72,7 @@ test('in-flight stays within its bound plus one fetch, partitions pause, RSS sta
         samples.inFlightMax = Math.max(samples.inFlightMax, get('scorestream_in_flight_events_max'));
         samples.pausedMax = Math.max(samples.pausedMax, get('scorestream_paused_partitions'));
         // prom-client's default process metrics under the engine's 'scorestream_process_' prefix.
-        samples.rssMax = Math.max(samples.rssMax, get('scorestream_process_process_resident_memory_bytes'));
+        samples.rssMax = Math.max(samples.rssMax, get('scorestream_process_resident_memory_bytes'));
       } catch {
         // not listening yet
       }

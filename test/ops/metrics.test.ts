@@ -67,7 +67,7 @@ test('a real-Kafka run exports the documented series with values that match what
     for (const [name, type] of EXPECTED) assert.equal(fam.get(name), type, `${name} missing or not a ${type}`);
     // Prometheus conventions: counters end in _total, time histograms in _seconds.
     for (const [name, type] of fam) {
-      if (!name.startsWith('scorestream_') || name.startsWith('scorestream_process_')) continue;
+      if (!name.startsWith('scorestream_') || name.startsWith('scorestream_process_') || name.startsWith('scorestream_nodejs_')) continue;
       if (type === 'counter') assert.match(name, /_total$/, name);
       assert.ok(!/_ms$|_milliseconds|_us$/.test(name), `${name}: use seconds`);
     }
