@@ -18,6 +18,8 @@ export interface BenchOptions {
   build: boolean;
   users: number;
   partitions: number;
+  /** Minutes after which sweeps start no new step. */
+  budgetMin: number;
   /** Worker counts of the CPU-scaling scenario. */
   workerCounts: number[];
   /** --workers was given (quick mode otherwise trims the list). */
@@ -40,6 +42,7 @@ with baselines, CPU scaling, inference-only and micro-batching figures.
   --warmup SECONDS        unmeasured time at the start of each step (default 1; --quick 0.5)
   --rates A,B,C           rates (events/s) for every sweep instead of the automatic ladder
   --workers A,B,C         worker counts of cpu-scaling (default 1,2,4.. up to 2x CPUs)
+  --budget MINUTES        start no new step after this long (default 13; --quick 3)
   --users N               distinct users, Zipf-distributed (default 10000)
   --partitions N          partitions of the input/output topics (default 4)
   --runtime compiled|tsx  run the engine compiled (default; built into .cache/bench-build) or from sources
@@ -80,6 +83,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     build: true,
     users: 10_000,
     partitions: 4,
+    budgetMin: NaN,
     workerCounts: defaultWorkerCounts(),
     workersGiven: false,
     help: false,
@@ -115,6 +119,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         o.workerCounts = list(flag, value());
         o.workersGiven = true;
         break;
+      case '--budget':
+        o.budgetMin = positive(flag, value());
+        break;
       case '--users':
         o.users = positive(flag, value(), true);
         break;
@@ -140,6 +147,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   }
   if (Number.isNaN(o.durationS)) o.durationS = o.quick ? 1.5 : 8;
   if (Number.isNaN(o.warmupS)) o.warmupS = o.quick ? 0.5 : 1;
+  if (Number.isNaN(o.budgetMin)) o.budgetMin = o.quick ? 3 : 13;
   if (o.runtime === 'tsx') o.build = false;
   return o;
 }

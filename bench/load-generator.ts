@@ -197,9 +197,15 @@ async function runThread(init: GeneratorInit): Promise<void> {
         .finally(() => {
           inFlight--;
           if (next >= total && inFlight === 0) finish();
+          else if (waitingForSlot) {
+            waitingForSlot = false;
+            tick();
+          }
         });
     };
 
+    // Blocked on MAX_SENDS_IN_FLIGHT: the next send completion resumes the schedule.
+    let waitingForSlot = false;
     const tick = (): void => {
       const due = Math.min(total, Math.floor((nowUs() - t0) / intervalUs) + 1);
       while (next < due && inFlight < MAX_SENDS_IN_FLIGHT) {
@@ -208,12 +214,19 @@ async function runThread(init: GeneratorInit): Promise<void> {
         next = to;
         send(from, to);
       }
-      if (next < total) {
-        const waitMs = Math.max(0, (t0 + next * intervalUs - nowUs()) / 1000);
-        // Behind schedule or within a millisecond: come back at once (setImmediate), else sleep.
-        if (waitMs < 1 || next < due) setImmediate(tick);
-        else setTimeout(tick, Math.min(waitMs, 20));
-      } else if (inFlight === 0) finish();
+      if (next >= total) {
+        if (inFlight === 0) finish();
+        return;
+      }
+      if (next < due) {
+        waitingForSlot = true;
+        return;
+      }
+      // Sleep until the next event is due. Timers have ~1 ms granularity: an event may leave up
+      // to about a millisecond late, which its latency includes (sending early would hide it).
+      // Spinning on setImmediate instead would burn a core the engine needs.
+      const waitMs = (t0 + next * intervalUs - nowUs()) / 1000;
+      setTimeout(tick, Math.min(Math.max(waitMs, 1), 20));
     };
     const startIn = Math.max(0, (t0 - nowUs()) / 1000);
     setTimeout(tick, startIn);

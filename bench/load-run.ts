@@ -85,6 +85,8 @@ const ENGINE_METRICS = [
   'scorestream_inference_seconds_count',
 ] as const;
 
+const PROCESSED = ['scorestream_predictions_total'] as const;
+
 export class RunError extends Error {
   override name = 'RunError';
 }
@@ -167,8 +169,18 @@ export class LoadRun {
     let cpu1: CpuSnapshot | null = null;
     const startedAt = Date.now();
     // CPU is read at the edges of the measured window (the generator starts ~20 ms after the request).
-    const tStart = setTimeout(() => (cpu0 = new CpuSnapshot(pids)), plan.warmupMs + 20);
-    const tEnd = setTimeout(() => (cpu1 = new CpuSnapshot(pids)), plan.warmupMs + plan.durationMs + 20);
+    // Events the target processed in the window: the engine's own counter (its outputs may become
+    // visible later, e.g. at an exactly-once commit); baselines: outputs read in the window.
+    let done0: Promise<Record<string, number>> | null = null;
+    let done1: Promise<Record<string, number>> | null = null;
+    const tStart = setTimeout(() => {
+      cpu0 = new CpuSnapshot(pids);
+      done0 = this.target.metrics(PROCESSED);
+    }, plan.warmupMs + 20);
+    const tEnd = setTimeout(() => {
+      cpu1 = new CpuSnapshot(pids);
+      done1 = this.target.metrics(PROCESSED);
+    }, plan.warmupMs + plan.durationMs + 20);
     let phase = 'warm-up';
     const ticker = setInterval(() => {
       const el = Date.now() - startedAt;
@@ -203,7 +215,8 @@ export class LoadRun {
       const hist = decodeHistogram(lat.histogram);
       const latency = percentilesOf(hist);
       const achieved = Math.round(lat.readInWindow / (plan.durationMs / 1000));
-      const cpu = cpuBreakdown((cpu0 as CpuSnapshot).diff(cpu1 as CpuSnapshot), lat.readInWindow, this.spec.config.workers ?? 0);
+      const processed = this.spec.kind === 'engine' && done0 && done1 ? (await done1)[PROCESSED[0]] - (await done0)[PROCESSED[0]] : lat.readInWindow;
+      const cpu = cpuBreakdown((cpu0 as CpuSnapshot).diff(cpu1 as CpuSnapshot), processed, this.spec.config.workers ?? 0);
       const deadLetters = Math.round(d('scorestream_dlq_records_total'));
       const sendFailures = Math.round(d('scorestream_output_send_failures_total'));
       const lagP99 = percentilesOf(decodeHistogram(sent.sendLagHistogram)).p99_ms;

@@ -52,6 +52,7 @@ async function main(): Promise<number> {
       partitions: opts.partitions,
       runtime: opts.runtime,
       worker_counts: opts.workerCounts,
+      budget_min: opts.budgetMin,
       held_when: `p99 <= ${P99_LIMIT_MS} ms and achieved >= ${ACHIEVED_MIN * 100}% of target`,
       latency: 'prediction read back from the output topic minus the event\'s scheduled send time (open loop), µs HdrHistogram',
     },
@@ -73,7 +74,7 @@ async function main(): Promise<number> {
       where_time_goes: null,
     },
   };
-  const ctx: BenchContext = { opts, progress, results, sweeps: new Map() };
+  const ctx: BenchContext = { opts, progress, results, sweeps: new Map(), deadline: started + opts.budgetMin * 60_000 };
   const failures: { scenario: string; error: string }[] = [];
   for (const [name, run] of SCENARIO_ORDER) {
     if (!opts.scenarios.includes(name)) continue;

@@ -17,6 +17,8 @@ export interface BenchContext {
   results: Results;
   /** Sweeps by name, for the summary, charts and seeding later ladders. */
   sweeps: Map<string, SweepResult>;
+  /** Epoch ms after which sweeps start no new step (--budget). */
+  deadline: number;
 }
 
 const CPUS = availableParallelism();
@@ -37,7 +39,7 @@ function timing(ctx: BenchContext): Omit<StepPlan, 'rate'> {
 }
 
 function ladder(ctx: BenchContext, quickRates: number[], seed?: number): LadderOptions {
-  const base: LadderOptions = { start: REFERENCE_RATE, factor: 1.5, maxSteps: 12, floor: 100, refine: !ctx.opts.quick };
+  const base: LadderOptions = { start: REFERENCE_RATE, factor: 1.5, maxSteps: 12, floor: 100, refine: !ctx.opts.quick, deadline: ctx.deadline };
   if (ctx.opts.rates) return { ...base, rates: ctx.opts.rates };
   if (ctx.opts.quick) return { ...base, rates: quickRates };
   // Later sweeps start at the reference rate (for p99 there) and then skip to about half the

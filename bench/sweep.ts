@@ -14,6 +14,8 @@ export interface LadderOptions {
   floor: number;
   /** One more step between the last rate that held and the first that did not. */
   refine: boolean;
+  /** Epoch ms after which no new step starts (the bench's time budget). */
+  deadline?: number;
 }
 
 export interface SweepResult {
@@ -43,6 +45,7 @@ export async function sweep(spec: RunSpec, ladder: LadderOptions, timing: Omit<S
   const steps: StepResult[] = [];
   let run: LoadRun | null = null;
   let runs = 0;
+  const outOfTime = () => ladder.deadline !== undefined && Date.now() > ladder.deadline;
   const stepAt = async (rate: number): Promise<StepResult> => {
     if (run && run.dirty) {
       await run.stop();
@@ -67,6 +70,10 @@ export async function sweep(spec: RunSpec, ladder: LadderOptions, timing: Omit<S
   try {
     if (ladder.rates?.length) {
       for (const rate of ladder.rates) {
+        if (outOfTime()) {
+          failure = 'time budget exhausted before this rate';
+          break;
+        }
         const r = await stepAt(rate);
         if (r.held) best = Math.max(best, rate);
         else {
@@ -79,6 +86,10 @@ export async function sweep(spec: RunSpec, ladder: LadderOptions, timing: Omit<S
       let rate = ladder.start;
       let first = true;
       for (let i = 0; i < ladder.maxSteps; i++) {
+        if (outOfTime()) {
+          failure = `time budget exhausted before ${rate}/s (the maximum may be higher)`;
+          break;
+        }
         const r = await stepAt(rate);
         if (r.held) {
           best = rate;
@@ -95,7 +106,7 @@ export async function sweep(spec: RunSpec, ladder: LadderOptions, timing: Omit<S
         }
         break;
       }
-      if (ladder.refine && best > 0 && failedAt !== null && failedAt / best > 1.15) {
+      if (ladder.refine && best > 0 && failedAt !== null && failedAt / best > 1.15 && !outOfTime()) {
         const mid = roundRate(Math.sqrt(best * failedAt));
         const r = await stepAt(mid);
         if (r.held) best = mid;

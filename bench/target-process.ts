@@ -59,7 +59,9 @@ export class TargetProcess {
     const script = SCRIPTS[kind][runtime];
     if (!existsSync(`${ROOT}/${script}`)) throw new TargetProcessError(`${script} not found (the bench compiles it unless --no-build; or use --runtime tsx)`);
     const metricsPort = kind === 'engine' ? await freePort() : null;
-    const args = runtime === 'tsx' ? ['--import', 'tsx', script] : [script];
+    // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to every target process.
+    const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const args = [...extra, ...(runtime === 'tsx' ? ['--import', 'tsx', script] : [script])];
     const child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'warn', STATUS_LINE: 'off', ...env, ...(metricsPort ? { METRICS_PORT: String(metricsPort) } : {}) },
