@@ -63,6 +63,8 @@ export function summary(r: AuditReport): string {
 
 export class Audit {
   readonly records: AuditRecord[] = [];
+  /** Input offsets ("partition:offset") with at least one record so far. */
+  private readonly sources = new Set<string>();
   private readonly listeners: ((r: AuditRecord) => void)[] = [];
   private lastArrival = Date.now();
   private readonly consumer: Consumer;
@@ -97,6 +99,11 @@ export class Audit {
   /** Called for every record as it arrives. */
   onRecord(fn: (r: AuditRecord) => void): void {
     this.listeners.push(fn);
+  }
+
+  /** Distinct input offsets accounted for so far. */
+  get accounted(): number {
+    return this.sources.size;
   }
 
   /** Records of one topic (the output topic by default). */
@@ -154,6 +161,7 @@ export class Audit {
             source: { topic: headers['x-source-topic'] ?? '', partition: Number(headers['x-source-partition'] ?? NaN), offset: Number(headers['x-source-offset'] ?? NaN) },
           };
           this.records.push(rec);
+          if (rec.source.topic === this.opts.inputTopic) this.sources.add(`${rec.source.partition}:${rec.source.offset}`);
           for (const fn of this.listeners) fn(rec);
         }
         if (batch.messages.length) this.lastArrival = now;
