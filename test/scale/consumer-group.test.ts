@@ -22,6 +22,7 @@ import {
   firstOccurrenceOrder,
   groupScenario,
   longestGap,
+  longestHandoverGap,
   longestPartitionGap,
   outputTimes,
   sleep,
@@ -163,11 +164,13 @@ async function joinAndKill(t: TestContext, guarantee: 'at-least-once' | 'exactly
   // single input partition went without output, around the join and around the leave.
   const times = outputTimes(reader.predictions);
   const all = Array.from({ length: PARTITIONS }, (_, i) => i);
-  const joinEnd = Math.min(joinDone + 3000, killAt - 1000);
-  const joinGap = longestGap(times.all, joinAt, joinEnd);
-  const joinPart = longestPartitionGap(times.byPartition, all, joinAt, joinEnd);
-  const leaveGap = longestGap(times.all, killAt, leaveDone + 3000);
-  const leavePart = longestPartitionGap(times.byPartition, victimPartitions, killAt - 1000, leaveDone + 5000);
+  // Join: gaps lying between the 4th process's start and the kill. Leave: the group-wide gap from
+  // the kill until a few seconds after the rebalance, and for each of the killed process's
+  // partitions the time from its last output before the kill to the new owner's first.
+  const joinGap = longestGap(times.all, joinAt, killAt);
+  const joinPart = longestPartitionGap(times.byPartition, all, joinAt, killAt);
+  const leaveGap = longestGap(times.all, killAt - 1000, leaveDone + 3000);
+  const leavePart = longestHandoverGap(times.byPartition, victimPartitions, killAt);
   t.diagnostic(
     `${guarantee}: rebalance pause — join: no output at all for ${joinGap.ms} ms, longest partition gap ${joinPart.ms} ms (p${joinPart.partition}); ` +
       `leave (kill -9): no output at all for ${leaveGap.ms} ms, the killed process's partitions waited up to ${leavePart.ms} ms (p${leavePart.partition}: session timeout + rebalance)`,

@@ -155,14 +155,14 @@ export interface Gap {
   to: number;
 }
 
-/** Longest interval between consecutive times (sorted) that begins within [start, end]. */
+/** Longest interval between consecutive times (sorted) that lies within [start, end]. */
 export function longestGap(times: number[], start: number, end: number): Gap {
   const ts = [...times].sort((a, b) => a - b);
   let best: Gap = { ms: 0, from: start, to: start };
   for (let i = 1; i < ts.length; i++) {
     const a = ts[i - 1];
     const b = ts[i];
-    if (a < start || a > end) continue;
+    if (a < start || b > end) continue;
     if (b - a > best.ms) best = { ms: b - a, from: a, to: b };
   }
   return best;
@@ -179,7 +179,26 @@ export function outputTimes(predictions: AuditedRecord<Prediction>[]): { all: nu
   return { all, byPartition };
 }
 
-/** Longest per-partition gap around [start, end], over the given partitions. */
+/**
+ * Hand-over gap of each given partition at `at` (a kill): from its last output at or before `at`
+ * to its first output after; the longest of them.
+ */
+export function longestHandoverGap(byPartition: Map<number, number[]>, partitions: Iterable<number>, at: number): Gap & { partition: number } {
+  let best = { ms: 0, from: at, to: at, partition: -1 };
+  for (const p of partitions) {
+    const ts = byPartition.get(p) ?? [];
+    let before = -Infinity;
+    let after = Infinity;
+    for (const t of ts) {
+      if (t <= at && t > before) before = t;
+      if (t > at && t < after) after = t;
+    }
+    if (Number.isFinite(before) && Number.isFinite(after) && after - before > best.ms) best = { ms: after - before, from: before, to: after, partition: p };
+  }
+  return best;
+}
+
+/** Longest per-partition gap within [start, end], over the given partitions. */
 export function longestPartitionGap(byPartition: Map<number, number[]>, partitions: Iterable<number>, start: number, end: number): Gap & { partition: number } {
   let best = { ms: 0, from: start, to: start, partition: -1 };
   for (const p of partitions) {
