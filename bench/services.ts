@@ -1,3 +1,4 @@
+import '../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';

@@ -1,3 +1,4 @@
+import './kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Config } from './config.js';

@@ -1,3 +1,4 @@
+import './kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { parseConfig, helpText, redactedConfig, type Config } from './config.js';
 import { Engine, type EngineOutput } from './engine.js';

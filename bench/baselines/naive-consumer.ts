@@ -1,6 +1,7 @@
 // Baseline (b): what a typical Node service does per message: one Redis round trip (the same
 // feature script the engine uses, one key), one session.run on one row (the same model), one
 // produce, all awaited in eachMessage on one thread. Same broker, Redis and model as the engine.
+import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';

@@ -1,5 +1,6 @@
 // Shared helpers for tests that run against the real Kafka broker and Redis
 // started by `npm run infra:up` (scripts/infra.sh). No mocks.
+import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
 import { Redis } from 'ioredis';
