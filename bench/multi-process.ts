@@ -28,7 +28,7 @@ const USAGE = `node --import tsx bench/multi-process.ts [options]
   --runtime compiled|tsx  engine from .cache/bench-build (default) or from the sources
   --json FILE           also write the results there`;
 
-interface Options {
+export interface MultiProcessOptions {
   processes: number[];
   workers: number;
   partitions: number;
@@ -44,8 +44,10 @@ class UsageError extends Error {
   override name = 'UsageError';
 }
 
-function parseOptions(argv: string[]): Options | null {
-  const o: Options = { processes: [1, 2, 3], workers: 1, partitions: 12, backlog: 150_000, rate: 2000, seconds: 8, redis: 'single', runtime: 'compiled', json: null };
+export const MULTI_PROCESS_DEFAULTS: MultiProcessOptions = { processes: [1, 2, 3], workers: 1, partitions: 12, backlog: 150_000, rate: 2000, seconds: 8, redis: 'single', runtime: 'compiled', json: null };
+
+function parseOptions(argv: string[]): MultiProcessOptions | null {
+  const o: MultiProcessOptions = { ...MULTI_PROCESS_DEFAULTS };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') return null;
@@ -148,7 +150,7 @@ async function predictions(engines: TargetProcess[]): Promise<number[]> {
   return Promise.all(engines.map(async (e) => (await e.metrics(['scorestream_predictions_total'])).scorestream_predictions_total));
 }
 
-async function runProcessCount(o: Options, n: number): Promise<ProcessCountResult> {
+async function runProcessCount(o: MultiProcessOptions, n: number): Promise<ProcessCountResult> {
   const id = uniqueName(`mp${n}`);
   const input = `${id}-in`;
   const output = `${id}-out`;
@@ -273,7 +275,7 @@ async function runProcessCount(o: Options, n: number): Promise<ProcessCountResul
   }
 }
 
-export async function runMultiProcess(o: Options): Promise<{ machine: Record<string, unknown>; results: ProcessCountResult[] }> {
+export async function runMultiProcess(o: MultiProcessOptions): Promise<{ machine: Record<string, unknown>; results: ProcessCountResult[] }> {
   await ensureServices(log);
   if (o.redis === 'cluster') execFileSync('bash', ['scripts/infra.sh', 'cluster-up'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   if (o.runtime === 'compiled' && !buildEngine(log)) throw new Error('build failed (or use --runtime tsx)');
@@ -299,7 +301,7 @@ export function table(results: ProcessCountResult[]): string {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  let opts: Options | null;
+  let opts: MultiProcessOptions | null;
   try {
     opts = parseOptions(process.argv.slice(2));
   } catch (err) {

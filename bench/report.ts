@@ -67,6 +67,9 @@ function summaryLines(r: Results): string[] {
   if (mb) for (const m of mb) lines.push(`micro-batching maxBatch ${m.max_batch}, maxWait ${m.max_wait_us} µs${m.default ? ' (default)' : ''}: max ${int(m.max_sustainable_eps)}/s, p99 @1000/s ${n(m.p99_ms_at_1000eps, 2)} ms`);
   const sc = r.cpu_scaling as { workers?: { workers: number; max_sustainable_eps: number; p99_ms_at_1000eps: number | null; main_thread_us_per_event: number | null }[] } | null;
   if (sc?.workers) for (const w of sc.workers) lines.push(`workers ${w.workers}: max ${int(w.max_sustainable_eps)}/s, p99 @1000/s ${n(w.p99_ms_at_1000eps, 2)} ms, main ${n(w.main_thread_us_per_event)} µs/event`);
+  for (const m of r.multi_process?.results ?? []) {
+    lines.push(`${m.processes} engine process(es) × ${m.workers_per_process} worker(s): max ${int(m.max_throughput_eps)}/s (per process ${m.per_process_eps.join(' / ')}), p99 ${n(m.latency.p99_ms, 2)} ms at ${int(m.latency_rate_eps)}/s, machine CPU ${n(m.cpu_pct.machine)}%`);
+  }
   return lines;
 }
 

@@ -1,3 +1,4 @@
+import type { ProcessCountResult } from './multi-process.js';
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, release, availableParallelism } from 'node:os';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -97,6 +98,8 @@ export interface Results {
   inference: Record<string, unknown> | null;
   cpu_scaling: Record<string, unknown> | null;
   micro_batching: Record<string, unknown>[] | null;
+  /** 1, 2, 3 engine processes in one consumer group (bench/multi-process.ts). */
+  multi_process?: { machine: Record<string, unknown>; results: ProcessCountResult[] } | null;
   summary: Summary;
 }
 

@@ -1,3 +1,4 @@
+import { MULTI_PROCESS_DEFAULTS, runMultiProcess } from './multi-process.js';
 import { availableParallelism } from 'node:os';
 import { SETTINGS } from '../src/config.js';
 import type { BenchOptions, ScenarioName } from './cli-options.js';
@@ -240,6 +241,19 @@ async function exactlyOnce(ctx: BenchContext): Promise<void> {
   await runSweep(ctx, 'exactly-once', 'exactly-once', 'engine', { ...DEFAULT_CONFIG, guarantee: 'exactly-once' }, ladder(ctx, [1000]));
 }
 
+/** Issue 7's scale-out: 1, 2 and 3 engine processes sharing one topic through the consumer group. */
+async function multiProcess(ctx: BenchContext): Promise<void> {
+  ctx.progress.status('multi-process: 1, 2, 3 engine processes in one group');
+  const o = ctx.opts.quick
+    ? { ...MULTI_PROCESS_DEFAULTS, processes: [1, 2], backlog: 20_000, seconds: 3, runtime: ctx.opts.runtime }
+    : { ...MULTI_PROCESS_DEFAULTS, runtime: ctx.opts.runtime };
+  const out = await runMultiProcess(o);
+  ctx.results.multi_process = out;
+  for (const r of out.results) {
+    ctx.progress.line(`multi-process ${r.processes}: ${r.max_throughput_eps}/s max, p99 ${r.latency.p99_ms} ms at ${r.latency_rate_eps}/s`);
+  }
+}
+
 /** In this order: inference needs no services; the default sweep seeds the later ladders. */
 export const SCENARIO_ORDER: [ScenarioName, (ctx: BenchContext) => Promise<void>][] = [
   ['inference', inference],
@@ -248,6 +262,7 @@ export const SCENARIO_ORDER: [ScenarioName, (ctx: BenchContext) => Promise<void>
   ['baselines', baselines],
   ['cpu-scaling', cpuScaling],
   ['micro-batching', microBatching],
+  ['multi-process', multiProcess],
 ];
 
 function pick(p: ReturnType<typeof percentilesOf>) {
