@@ -100,7 +100,7 @@ async function killRun(guarantee: 'at-least-once' | 'exactly-once'): Promise<{ r
       for (const line of e.stderr().split('\n')) {
         const m = /"msg":"([^"]*)"/.exec(line);
         if (!m) continue;
-        if (/switched default partitioner/.test(m[1])) continue;
+        if (/switched default partitioner/.test(m[1]) || Number(/"level":(\d+)/.exec(line)?.[1] ?? 0) < 40) continue;
         const error = /"error":"([^"]{0,80})/.exec(line)?.[1];
         const k = error ? `${m[1]} (${error})` : m[1];
         warnings.set(k, (warnings.get(k) ?? 0) + 1);

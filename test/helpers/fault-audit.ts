@@ -3,6 +3,7 @@
 // offset ended as exactly one prediction or DLQ record. Reports lost, duplicated and
 // out-of-order events. It runs while the test runs, so it also timestamps when each record
 // became visible (what "time to first new output" is measured on).
+import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { KAFKA_BROKERS } from './services.js';
 
@@ -136,6 +137,29 @@ export class Audit {
 
   async stop(): Promise<void> {
     await this.consumer.disconnect().catch(() => {});
+  }
+
+  /**
+   * For failure messages: records per topic as the broker counts them (high - low watermark;
+   * includes transaction markers) next to what this reader received, to tell a stuck engine
+   * from a stuck reader.
+   */
+  async brokerCounts(): Promise<string> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const parts: string[] = [];
+      for (const topic of [this.opts.outputTopic, ...this.opts.dlqTopics]) {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        const n = offsets.reduce((a, p) => a + Number(p.high) - Number(p.low), 0);
+        parts.push(`${topic}: broker ${n}, read ${this.of(topic).length}`);
+      }
+      return parts.join('; ');
+    } catch (err) {
+      return `(no broker counts: ${(err as Error).message})`;
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
   }
 
   private async run(): Promise<void> {
@@ -273,4 +297,14 @@ export async function readTopic(topic: string, brokers = KAFKA_BROKERS, timeoutM
     await consumer.disconnect();
   }
   return out;
+}
+
+/** For failure messages: the engine's own counters and gauges, and the end of its log. */
+export async function engineDiagnostics(engine: { metrics(): Promise<string>; stderr(): string }, logChars = 6000): Promise<string> {
+  const m = await engine.metrics().catch((e: Error) => `(no metrics: ${e.message})`);
+  const gauges = m
+    .split('\n')
+    .filter((l) => /^scorestream_(?!process_|nodejs_|end_to_end|inference|batch_rows)/.test(l))
+    .join('\n');
+  return `engine metrics:\n${gauges}\nengine log (end):\n${engine.stderr().slice(-logChars)}`;
 }

@@ -2,6 +2,7 @@
 // Never the shared one on 9092: it runs on free ports with its own log dir in a temp directory,
 // from the jars scripts/infra.sh fetched into .cache/kafka-libs/ and a copy of
 // infra/kafka/server.properties with ports, log dir and listeners rewritten (no SASL listener).
+import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
@@ -69,8 +70,10 @@ export class KafkaBroker {
     );
     const propsPath = join(dir, 'server.properties');
     writeFileSync(propsPath, lines.join('\n') + '\n');
-    // A KRaft cluster id is the base64url form of 16 random bytes (what `StorageTool random-uuid` prints).
-    const clusterId = randomBytes(16).toString('base64url');
+    // A KRaft cluster id is the base64url form of 16 random bytes (what `StorageTool random-uuid`
+    // prints); like Kafka's Uuid.randomUuid, never one starting with '-' (the CLI reads it as a flag).
+    let clusterId = randomBytes(16).toString('base64url');
+    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
     const r = spawnSync('java', [...JVM_OPTS, `-Dlog4j.configuration=file:${LOG4J}`, '-cp', `${LIBS}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsPath], {
       encoding: 'utf8',
       timeout: 60_000,
