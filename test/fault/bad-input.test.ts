@@ -37,7 +37,7 @@ function engineEnv(name: string, t: ReturnType<typeof topicsFor>, extra: Record<
     KAFKA_GROUP_ID: name,
     REDIS_KEY_PREFIX: `${name}:`,
     WORKERS: '2',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn',
     ...extra,
   };
 }

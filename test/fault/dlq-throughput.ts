@@ -57,11 +57,11 @@ async function drain(name: string, withBad: boolean): Promise<{ goodPerSec: numb
   });
   // Startup (tsx, model load) is not part of the comparison: CPU is counted from ready on.
   await engine.waitReady();
-  const cpu0 = await engine.metric('scorestream_process_process_cpu_seconds_total');
+  const cpu0 = await engine.metric('scorestream_process_cpu_seconds_total');
   await audit.waitFor((rs) => rs.length >= total, 300_000, 'all records');
   // CPU seconds of the whole engine process (main thread + workers): less at the mercy of other
   // load on a shared machine than wall time.
-  const cpu = (await engine.metric('scorestream_process_process_cpu_seconds_total')) - cpu0;
+  const cpu = (await engine.metric('scorestream_process_cpu_seconds_total')) - cpu0;
   await engine.stop();
   await audit.stop();
   const ts = audit.records.map((r) => r.timestamp);

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { Audit, readTopic, summary } from '../helpers/fault-audit.js';
+import { Audit, engineDiagnostics, readTopic, summary } from '../helpers/fault-audit.js';
 import { startLoad } from '../helpers/fault-load.js';
 import { originalBytes } from '../helpers/bad-inputs.js';
 import { freePort, startEngine, type EngineProcess } from '../helpers/engine-process.js';
@@ -106,7 +106,7 @@ async function outageRun(onFeatureError: 'fallback' | 'dlq') {
       REDIS_KEY_PREFIX: `${name}:`,
       ON_FEATURE_ERROR: onFeatureError,
       WORKERS: '2',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn',
     });
     await engine.waitReady();
     const load = await startLoad({ kafka: kafka(), topic: t.input, rate: RATE, total: EVENTS });
@@ -139,7 +139,7 @@ async function outageRun(onFeatureError: 'fallback' | 'dlq') {
     );
     assert.equal(engine.child.exitCode, null, `engine exited during the outage:\n${engine.stderr().slice(-2000)}`);
     assert.equal(report.expected, EVENTS);
-    assert.equal(report.lost, 0, `lost: ${report.lostSample.join(', ')}`);
+    if (report.lost) assert.fail(`lost ${report.lost}: ${report.lostSample.join(', ')}\n${await audit.brokerCounts()}\n${await engineDiagnostics(engine)}`);
     assert.equal(report.duplicates, 0);
     assert.equal(report.outOfOrder, 0, report.outOfOrderSample.join('; '));
     // Degraded outputs only around the outage, and normal ones after it.

@@ -3,7 +3,7 @@
 // events are re-sent in order: nothing lost, nothing duplicated, per-user order kept.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Audit, summary } from '../helpers/fault-audit.js';
+import { Audit, engineDiagnostics, summary } from '../helpers/fault-audit.js';
 import { startLoad } from '../helpers/fault-load.js';
 import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
 import { KAFKA_BROKERS, assertServicesReachable, kafka, uniqueName } from '../helpers/services.js';
@@ -35,7 +35,7 @@ test('worker threads crashing mid-run lose nothing and keep per-user order', { t
       KAFKA_GROUP_ID: name,
       REDIS_KEY_PREFIX: `${name}:`,
       WORKERS: '2',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn',
       SCORESTREAM_FAULT_INJECTION: '1',
       // Slower micro-batches keep rows inside the workers when they crash.
       SCORESTREAM_INJECT_BATCH_DELAY_MS: '5',
@@ -55,7 +55,7 @@ test('worker threads crashing mid-run lose nothing and keep per-user order', { t
     const restarts = await engine.metric('scorestream_worker_restarts_total');
     console.log(`# worker crash x${CRASHES}: ${summary(report)}; scorestream_worker_restarts_total ${restarts}`);
     assert.equal(report.expected, EVENTS);
-    assert.equal(report.lost, 0, `lost: ${report.lostSample.join(', ')}`);
+    if (report.lost) assert.fail(`lost ${report.lost}: ${report.lostSample.join(', ')}\n${await audit.brokerCounts()}\n${await engineDiagnostics(engine)}`);
     assert.equal(report.duplicates, 0);
     assert.equal(report.outOfOrder, 0, report.outOfOrderSample.join('; '));
     assert.equal(report.unattributed, 0);
