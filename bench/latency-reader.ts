@@ -234,12 +234,16 @@ async function runThread(init: ReaderInit): Promise<void> {
       let inWindow: Window | undefined;
       for (const w of windows) if (readUs >= w.startUs && readUs < w.endUs) inWindow = w;
       for (const msg of batch.messages) {
-        const h = msg.headers;
-        const ph = h?.['x-source-partition'];
-        const oh = h?.['x-source-offset'];
-        if (ph === undefined || oh === undefined) continue;
-        const p = Number(ph.toString());
-        const o = Number(oh.toString());
+        // The input's position, from the output's value.source (this thread has the CPU to parse it).
+        let src: { partition?: unknown; offset?: unknown } | undefined;
+        try {
+          src = JSON.parse(msg.value?.toString() ?? 'null')?.source;
+        } catch {
+          src = undefined;
+        }
+        if (src?.partition === undefined || src?.offset === undefined) continue;
+        const p = Number(src.partition);
+        const o = Number(src.offset);
         const log = logOf(p);
         log.ensure(o);
         if (log.seen[o]) {

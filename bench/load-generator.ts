@@ -11,7 +11,7 @@ import { encodeHistogram, newLatencyHistogram } from './histogram.js';
  * and sent when due, never waiting for replies, so a stalled engine cannot slow the schedule and
  * hide its stall (no coordinated omission). Runs on its own thread. For every send it tells the
  * latency reader each event's scheduled time by (partition, offset), which the engine's output
- * carries back in its x-source-partition / x-source-offset headers.
+ * carries back in its value's source.partition / source.offset.
  */
 
 export interface GeneratorInit {

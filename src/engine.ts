@@ -414,8 +414,11 @@ export class Engine {
         processing_time: now,
         model_version: res.modelVersion,
         fallback,
+        // Lineage in the value, not in headers: kafkajs's header encoding costs more main-thread
+        // time per record (~11 µs for three) than the rest of the record together.
+        source: { topic: it.rec.topic, partition: it.rec.partition, offset: it.rec.offset },
       });
-      this.emit({ topic, key: it.ev.user_id, value, headers: sourceHeaders(it.rec) }, it.part, it.rec.offset);
+      this.emit({ topic, key: it.ev.user_id, value }, it.part, it.rec.offset);
       this.metrics.endToEnd.observe((now - it.receivedAt) / 1000);
     }
     this.counts.predictions += items.length;
@@ -571,10 +574,6 @@ export class Engine {
     this.log.fatal({ err }, 'unrecoverable failure; exiting for a supervisor to restart from committed offsets');
     this.fatalHandler(err);
   }
-}
-
-function sourceHeaders(rec: RawRecord): Record<string, string> {
-  return { 'x-source-topic': rec.topic, 'x-source-partition': String(rec.partition), 'x-source-offset': String(rec.offset) };
 }
 
 function sleep(ms: number): Promise<void> {

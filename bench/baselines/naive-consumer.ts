@@ -43,8 +43,7 @@ await consumer.run({
       messages: [
         {
           key: ev.user_id,
-          value: JSON.stringify({ user_id: ev.user_id, product_id: ev.product_id, prediction: p, event_time: ev.timestamp_ms, processing_time: Date.now(), model_version: model.version, fallback: false }),
-          headers: { 'x-source-topic': topic, 'x-source-partition': String(partition), 'x-source-offset': message.offset },
+          value: JSON.stringify({ user_id: ev.user_id, product_id: ev.product_id, prediction: p, event_time: ev.timestamp_ms, processing_time: Date.now(), model_version: model.version, fallback: false, source: { topic, partition, offset: Number(message.offset) } }),
         },
       ],
     });

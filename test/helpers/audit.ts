@@ -1,6 +1,6 @@
 // Reads what the engine wrote (output topic and DLQ topics) from the beginning with a fresh
 // consumer group (read_committed, kafkajs's default) and accounts for every input offset through
-// the x-source-* headers: how many predictions / DLQ records each got, which got none (lost),
+// value.source (topic/partition/offset of the input): how many predictions / DLQ records each got, which got none (lost),
 // which got more than one (duplicates), and per user whether outputs came in input order.
 import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import type { Consumer, IHeaders } from 'kafkajs';
@@ -120,12 +120,10 @@ export class Audit {
     const now = Date.now();
     const isOutput = topic === this.opts.outputTopic;
     for (const m of messages) {
-      const source = {
-        topic: header(m.headers, 'x-source-topic') ?? '',
-        partition: Number(header(m.headers, 'x-source-partition')),
-        offset: Number(header(m.headers, 'x-source-offset')),
-      };
-      const rec = { topic, partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value: JSON.parse(m.value?.toString() ?? 'null'), source, readAt: now };
+      // Predictions and DLQ records both carry their input's position as value.source.
+      const value = JSON.parse(m.value?.toString() ?? 'null');
+      const source = { topic: String(value?.source?.topic ?? ''), partition: Number(value?.source?.partition), offset: Number(value?.source?.offset) };
+      const rec = { topic, partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value, source, readAt: now };
       if (source.topic !== this.opts.inputTopic) continue;
       const k = `${source.partition}:${source.offset}`;
       let c = this.counts.get(k);

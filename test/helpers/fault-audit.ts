@@ -27,7 +27,7 @@ export interface AuditRecord {
   timestamp: number;
   /** When the audit consumer received it. */
   receivedAt: number;
-  /** Parsed x-source-* headers. */
+  /** The input position the record names in value.source. */
   source: { topic: string; partition: number; offset: number };
 }
 
@@ -46,7 +46,7 @@ export interface AuditReport {
   outOfOrderSample: string[];
   /** Records per topic. */
   byTopic: Record<string, number>;
-  /** Records that carried no (or malformed) x-source-* headers. */
+  /** Records whose value names no (or a malformed) source. */
   unattributed: number;
 }
 
@@ -182,7 +182,7 @@ export class Audit {
             headers,
             timestamp: Number(m.timestamp),
             receivedAt: now,
-            source: { topic: headers['x-source-topic'] ?? '', partition: Number(headers['x-source-partition'] ?? NaN), offset: Number(headers['x-source-offset'] ?? NaN) },
+            source: sourceOfValue(m.value),
           };
           this.records.push(rec);
           if (rec.source.topic === this.opts.inputTopic) this.sources.add(`${rec.source.partition}:${rec.source.offset}`);
@@ -307,4 +307,14 @@ export async function engineDiagnostics(engine: { metrics(): Promise<string>; st
     .filter((l) => /^scorestream_(?!process_|nodejs_|end_to_end|inference|batch_rows)/.test(l))
     .join('\n');
   return `engine metrics:\n${gauges}\nengine log (end):\n${engine.stderr().slice(-logChars)}`;
+}
+
+/** Predictions and DLQ records both name their input as value.source {topic, partition, offset}. */
+function sourceOfValue(value: Buffer | null): { topic: string; partition: number; offset: number } {
+  try {
+    const s = JSON.parse(value?.toString('utf8') ?? 'null')?.source;
+    return { topic: String(s?.topic ?? ''), partition: Number(s?.partition ?? NaN), offset: Number(s?.offset ?? NaN) };
+  } catch {
+    return { topic: '', partition: NaN, offset: NaN };
+  }
 }

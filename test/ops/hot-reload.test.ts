@@ -74,7 +74,8 @@ function audit(inputs: string[], outputs: OutRecord[], order: string[]): void {
   const byUser = new Map<string, OutRecord[]>();
   for (const r of outputs) (byUser.get(r.key!) ?? byUser.set(r.key!, []).get(r.key!)!).push(r);
   for (const [user, rs] of byUser) {
-    rs.sort((a, b) => Number(a.headers['x-source-offset']) - Number(b.headers['x-source-offset']));
+    const offsetOf = (r: OutRecord) => Number(JSON.parse(r.value).source.offset);
+    rs.sort((a, b) => offsetOf(a) - offsetOf(b));
     let stage = 0;
     for (const r of rs) {
       const s = order.indexOf(versionOf(r));

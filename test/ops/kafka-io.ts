@@ -89,7 +89,10 @@ export async function collect(topic: string): Promise<{ records: OutRecord[]; wa
 }
 
 /** Input offsets (partition:offset) an output record says it came from. */
-export const sourceOf = (r: OutRecord) => `${r.headers['x-source-partition']}:${r.headers['x-source-offset']}`;
+export const sourceOf = (r: OutRecord) => {
+  const s = JSON.parse(r.value).source;
+  return `${s.partition}:${s.offset}`;
+};
 
 export async function until(pred: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
