@@ -1,6 +1,6 @@
 // Scale-out on Kafka's consumer group: 3 engine processes (WORKERS=1 each) share a 12-partition
 // topic fed at 2,000 events/s; during a 60,000-event run a 4th process joins and then one of the
-// first three is killed with SIGKILL. The audit of the output (x-source-* headers) must account
+// first three is killed with SIGKILL. The audit of the output (value.source of each record) must account
 // for every input offset, keep each user's order within its input partition, and duplicate only
 // what at-least-once allows; in exactly-once mode (read_committed) nothing is duplicated. The
 // users' feature counters in the Redis Cluster are exact in both modes (the replay guard).
