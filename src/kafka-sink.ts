@@ -1,4 +1,5 @@
-import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
+import './kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import type { OutputRecord, Sink } from './sink.js';
 
 export function toTopicMessages(records: OutputRecord[]): TopicMessages[] {
@@ -17,7 +18,9 @@ export class KafkaSink implements Sink {
 
   constructor(kafka: Kafka) {
     // Idempotence makes kafkajs's own retries duplicate-free; one request in flight keeps order.
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true });
+    // Java-compatible murmur2 partitioning of the user-id key: a user's predictions land on the
+    // same output partition as any Java/Kafka Streams consumer would expect.
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
   }
 
   async connect(): Promise<void> {

@@ -1,4 +1,5 @@
-import type { Kafka, Producer } from 'kafkajs';
+import './kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { toTopicMessages } from './kafka-sink.js';
 import type { Logger } from './logger.js';
 import { tpKey, type CommitEntry, type PartitionOffsets } from './offset-tracker.js';
@@ -50,6 +51,7 @@ export class TransactionalOutput {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: true,
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     // kafkajs's connect() only gets a non-transactional producer id; the transactional
     // InitProducerId (the call that fences the previous owner and settles its open transaction)
