@@ -9,6 +9,9 @@ export interface KafkaSourceOptions {
   allowRestart: (err: Error) => boolean;
   /** Bytes one fetch may bring per partition (kafkajs default 1 MiB); see fetchBytesPerPartition. */
   maxBytesPerPartition?: number;
+  /** Broker-side fetch batching: wait up to maxWaitMs for minBytes. */
+  fetchMaxWaitMs?: number;
+  fetchMinBytes?: number;
 }
 
 /** Nominal size of one event record, for sizing fetches in events. */
@@ -44,7 +47,11 @@ export class KafkaSource implements Source {
       sessionTimeout: 6000,
       rebalanceTimeout: 60000,
       heartbeatInterval: 2000,
-      maxWaitTimeInMs: 100,
+      // Batch fetches on the broker (like the Java client's fetch.min.bytes / fetch.max.wait.ms):
+      // with minBytes 1 kafkajs would refetch on every round trip and spend most of the main
+      // thread on per-fetch overhead at moderate rates.
+      maxWaitTimeInMs: opts.fetchMaxWaitMs ?? 5,
+      minBytes: opts.fetchMinBytes ?? 65536,
       maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
       retry: { restartOnFailure: async (err) => opts.allowRestart(err) },
     });

@@ -58,7 +58,7 @@ async function buildParts(c: Config, log: Logger): Promise<{ source: Source; fea
   const restarts = new FailureRateLimiter(c.maxFailures, c.failureWindowMs);
   const source = new KafkaSource(
     kafka,
-    { groupId: c.groupId, topic: c.inputTopic, allowRestart: () => !restarts.record(), maxBytesPerPartition: fetchBytesPerPartition(c.maxInFlightPerPartition) },
+    { groupId: c.groupId, topic: c.inputTopic, allowRestart: () => !restarts.record(), maxBytesPerPartition: fetchBytesPerPartition(c.maxInFlightPerPartition), fetchMaxWaitMs: c.fetchMaxWaitMs, fetchMinBytes: c.fetchMinBytes },
     log,
   );
   if (c.guarantee === 'exactly-once') {

@@ -58,7 +58,7 @@ describe('parseConfig (in process)', () => {
     assert.equal(config.kafkaBrokers, '');
     assert.equal(config.guarantee, 'at-least-once');
     assert.equal(config.maxBatch, 64);
-    assert.equal(config.maxWaitUs, 500);
+    assert.equal(config.maxWaitUs, 0);
     assert.equal(config.commitIntervalMs, 100);
     assert.equal(config.redisUrl, 'redis://127.0.0.1:6379');
     assert.equal(config.kafkaSsl, false);
