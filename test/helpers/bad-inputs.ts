@@ -2,6 +2,7 @@
 // send to validation_errors, plus seeded fuzz. Every fuzzed record is invalid by construction
 // (not by asking the engine's validator), and each record says which field the engine's
 // message must name ('value' for the record as a whole).
+import { mulberry32 } from '../../src/generator-source.js';
 
 export interface BadInput {
   /** Validation class, e.g. 'not-json', 'missing-field', 'fuzz-truncated'. */
@@ -36,17 +37,8 @@ function without(o: Record<string, unknown>, field: string): Record<string, unkn
   return c;
 }
 
-/** mulberry32: a small seeded PRNG, so a failing corpus can be reproduced. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the generator's seeded PRNG): a failing case can be reproduced. */
+const prng = mulberry32;
 
 /** The hand-written classes: every validation rule at least once. */
 export function handCorpus(o: CorpusOptions): BadInput[] {

@@ -4,6 +4,7 @@
 import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import type { Producer } from 'kafkajs';
 import { kafka } from './services.js';
+import { mulberry32 } from '../../src/generator-source.js';
 
 export type EventType = 'view' | 'add_to_cart' | 'purchase';
 
@@ -33,17 +34,8 @@ export function partitionOf(userId: string, partitions: number): number {
   return (h >>> 0) % partitions;
 }
 
-/** Deterministic PRNG (mulberry32): same seed, same events. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32, the generator's): same seed, same sequence. */
+export const rng = mulberry32;
 
 export interface GenerateOptions {
   count: number;

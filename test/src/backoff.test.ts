@@ -2,20 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FailureRateLimiter, backoffDelay } from '../../src/backoff.js';
+import { mulberry32 } from '../../src/generator-source.js';
 
 const T = { timeout: 10_000 };
 
-/** Deterministic random in [0, 1) (mulberry32). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the generator's seeded PRNG): a failing case can be reproduced. */
+const seeded = mulberry32;
 
 test('backoffDelay lies between nominal/2 and nominal, capped at maxMs', T, () => {
   const opts = { initialMs: 100, maxMs: 5_000, multiplier: 2 };
