@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+import { createTopicsReady } from '../src/kafka-topics.js';
 import { Redis } from 'ioredis';
 
 /** The real broker and Redis the bench runs against (the project's own infra by default). */
@@ -57,7 +58,7 @@ export async function createTopics(topics: string[], partitions: number): Promis
   const admin = kafkaClient('bench-admin').admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })), waitForLeaders: true });
+    await createTopicsReady(admin, topics, partitions);
   } finally {
     await admin.disconnect();
   }

@@ -6,6 +6,7 @@
 import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { KAFKA_BROKERS } from './services.js';
+import { createTopicsReady } from '../../src/kafka-topics.js';
 
 export interface AuditOptions {
   /** Default KAFKA_BROKERS (the shared broker). */
@@ -88,7 +89,7 @@ export class Audit {
     await admin.connect();
     try {
       const topics = [opts.inputTopic, opts.outputTopic, ...opts.dlqTopics];
-      await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: 4, replicationFactor: 1 })), waitForLeaders: true });
+      await createTopicsReady(admin, topics, 4);
     } finally {
       await admin.disconnect();
     }

@@ -3,6 +3,7 @@
 import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
+import { createTopicsReady } from '../../src/kafka-topics.js';
 import { Redis } from 'ioredis';
 
 export const KAFKA_BROKERS: string = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -31,10 +32,7 @@ export async function createTopic(name: string, partitions = 4): Promise<void> {
   const admin = kafka().admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }],
-      waitForLeaders: true,
-    });
+    await createTopicsReady(admin, [name], partitions);
   } finally {
     await admin.disconnect();
   }
@@ -160,3 +158,4 @@ export async function assertServicesReachable(opts: ReachabilityOptions = {}): P
   }
   if (problems.length > 0) throw new Error(problems.join('; '));
 }
+

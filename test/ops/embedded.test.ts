@@ -74,12 +74,15 @@ interface Prediction {
   processing_time: number;
   model_version: string;
   fallback: boolean;
+  source: { topic: string; partition: number; offset: number };
 }
 
 /** Parses one output line and checks it is a prediction record of the documented shape. */
 function parsePrediction(line: string): Prediction {
   const p = JSON.parse(line) as Prediction;
-  assert.deepEqual(Object.keys(p).sort(), ['event_time', 'fallback', 'model_version', 'prediction', 'processing_time', 'product_id', 'user_id']);
+  assert.deepEqual(Object.keys(p).sort(), ['event_time', 'fallback', 'model_version', 'prediction', 'processing_time', 'product_id', 'source', 'user_id']);
+  assert.deepEqual(Object.keys(p.source).sort(), ['offset', 'partition', 'topic']);
+  assert.ok(typeof p.source.topic === 'string' && Number.isSafeInteger(p.source.partition) && Number.isSafeInteger(p.source.offset), JSON.stringify(p.source));
   assert.equal(typeof p.user_id, 'string');
   assert.ok(p.prediction >= 0 && p.prediction <= 1, `prediction ${p.prediction}`);
   assert.ok(Number.isSafeInteger(p.event_time) && Number.isSafeInteger(p.processing_time));
