@@ -9,7 +9,8 @@ import { Audit, readTopic, summary, type AuditRecord } from '../helpers/fault-au
 import { badInputCorpus, isUtf8, originalBytes } from '../helpers/bad-inputs.js';
 import { goodEvent } from '../helpers/fault-load.js';
 import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { KAFKA_BROKERS, assertServicesReachable, kafka, uniqueName } from '../helpers/services.js';
+import { assertServicesReachable, kafka, uniqueName } from '../helpers/services.js';
+import { engineEnv, topicsFor } from '../helpers/fault-env.js';
 
 const GOOD = 3_000;
 const MAX_MESSAGE_BYTES = 2048;
@@ -21,26 +22,6 @@ before(async () => {
 after(async () => {
   for (const e of engines) await e.kill9();
 });
-
-function topicsFor(name: string) {
-  return { input: `${name}-in`, output: `${name}-out`, validation: `${name}-dlq-v`, processing: `${name}-dlq-p`, late: `${name}-dlq-l` };
-}
-
-function engineEnv(name: string, t: ReturnType<typeof topicsFor>, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    KAFKA_BROKERS,
-    INPUT_TOPIC: t.input,
-    OUTPUT_TOPIC: t.output,
-    DLQ_VALIDATION_TOPIC: t.validation,
-    DLQ_PROCESSING_TOPIC: t.processing,
-    DLQ_LATE_TOPIC: t.late,
-    KAFKA_GROUP_ID: name,
-    REDIS_KEY_PREFIX: `${name}:`,
-    WORKERS: '2',
-    LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn',
-    ...extra,
-  };
-}
 
 interface DlqValue {
   original_event: string | null;

@@ -8,6 +8,7 @@ import { startLoad } from '../helpers/fault-load.js';
 import { KafkaBroker } from '../helpers/kafka-broker.js';
 import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
 import { assertServicesReachable, uniqueName } from '../helpers/services.js';
+import { engineEnv, topicsFor } from '../helpers/fault-env.js';
 
 const RATE = 1_000;
 const EVENTS = 20_000;
@@ -29,21 +30,10 @@ after(async () => {
 test('Kafka broker stopped for 10 s under load: the engine reconnects and resumes, nothing lost, no exit', { timeout: 150_000 }, async () => {
   const b = broker!;
   const name = uniqueName('fault-broker');
-  const t = { input: `${name}-in`, output: `${name}-out`, validation: `${name}-dlq-v`, processing: `${name}-dlq-p`, late: `${name}-dlq-l` };
+  const t = topicsFor(name);
   const audit = await Audit.start({ brokers: b.brokers, inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.validation, t.processing, t.late] });
   try {
-    engine = await startEngine({
-      KAFKA_BROKERS: b.brokers,
-      INPUT_TOPIC: t.input,
-      OUTPUT_TOPIC: t.output,
-      DLQ_VALIDATION_TOPIC: t.validation,
-      DLQ_PROCESSING_TOPIC: t.processing,
-      DLQ_LATE_TOPIC: t.late,
-      KAFKA_GROUP_ID: name,
-      REDIS_KEY_PREFIX: `${name}:`,
-      WORKERS: '2',
-      LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn',
-    });
+    engine = await startEngine(engineEnv(name, t, { KAFKA_BROKERS: b.brokers }));
     await engine.waitReady();
     let firstAfter: number | null = null;
     let upAt = Infinity;

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { Audit, summary } from '../helpers/fault-audit.js';
 import { startLoad } from '../helpers/fault-load.js';
 import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { KAFKA_BROKERS, assertServicesReachable, kafka, uniqueName } from '../helpers/services.js';
+import { assertServicesReachable, kafka, uniqueName } from '../helpers/services.js';
+import { engineEnv, topicsFor } from '../helpers/fault-env.js';
 
 const EVENTS = 30_000;
 const RATE = 2_000;
@@ -33,24 +34,14 @@ interface Restart {
 
 async function killRun(guarantee: 'at-least-once' | 'exactly-once'): Promise<{ report: Awaited<ReturnType<Audit['finish']>>; restarts: Restart[] }> {
   const name = uniqueName(`fault-kill-${guarantee === 'exactly-once' ? 'eos' : 'alo'}`);
-  const topics = { input: `${name}-in`, output: `${name}-out`, validation: `${name}-dlq-v`, processing: `${name}-dlq-p`, late: `${name}-dlq-l` };
+  const topics = topicsFor(name);
   const audit = await Audit.start({ inputTopic: topics.input, outputTopic: topics.output, dlqTopics: [topics.validation, topics.processing, topics.late] });
-  const env = {
-    KAFKA_BROKERS,
-    INPUT_TOPIC: topics.input,
-    OUTPUT_TOPIC: topics.output,
-    DLQ_VALIDATION_TOPIC: topics.validation,
-    DLQ_PROCESSING_TOPIC: topics.processing,
-    DLQ_LATE_TOPIC: topics.late,
-    KAFKA_GROUP_ID: name,
+  const env = engineEnv(name, topics, {
     TRANSACTIONAL_ID_PREFIX: name,
-    REDIS_KEY_PREFIX: `${name}:`,
     GUARANTEE: guarantee,
-    WORKERS: '2',
     MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
     MAX_IN_FLIGHT_PER_PARTITION: String(MAX_IN_FLIGHT / 4),
-    LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn',
-  };
+  });
   let engine = await startEngine(env);
   engines.push(engine);
   await engine.waitReady();

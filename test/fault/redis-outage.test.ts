@@ -13,7 +13,8 @@ import { Audit, engineDiagnostics, readTopic, summary } from '../helpers/fault-a
 import { startLoad } from '../helpers/fault-load.js';
 import { originalBytes } from '../helpers/bad-inputs.js';
 import { freePort, startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { KAFKA_BROKERS, assertServicesReachable, kafka, uniqueName } from '../helpers/services.js';
+import { assertServicesReachable, kafka, uniqueName } from '../helpers/services.js';
+import { engineEnv, topicsFor } from '../helpers/fault-env.js';
 
 const RATE = 2_000;
 const BEFORE_MS = 3_000;
@@ -89,25 +90,12 @@ interface Prediction {
 
 async function outageRun(onFeatureError: 'fallback' | 'dlq') {
   const name = uniqueName(`fault-redis-${onFeatureError}`);
-  const t = { input: `${name}-in`, output: `${name}-out`, validation: `${name}-dlq-v`, processing: `${name}-dlq-p`, late: `${name}-dlq-l` };
+  const t = topicsFor(name);
   redis = await TestRedis.create();
   await redis.start();
   const audit = await Audit.start({ inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.validation, t.processing, t.late] });
   try {
-    engine = await startEngine({
-      KAFKA_BROKERS,
-      REDIS_URL: redis.url,
-      INPUT_TOPIC: t.input,
-      OUTPUT_TOPIC: t.output,
-      DLQ_VALIDATION_TOPIC: t.validation,
-      DLQ_PROCESSING_TOPIC: t.processing,
-      DLQ_LATE_TOPIC: t.late,
-      KAFKA_GROUP_ID: name,
-      REDIS_KEY_PREFIX: `${name}:`,
-      ON_FEATURE_ERROR: onFeatureError,
-      WORKERS: '2',
-      LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn',
-    });
+    engine = await startEngine(engineEnv(name, t, { REDIS_URL: redis.url, ON_FEATURE_ERROR: onFeatureError }));
     await engine.waitReady();
     const load = await startLoad({ kafka: kafka(), topic: t.input, rate: RATE, total: EVENTS });
     let downAt = 0;

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { Audit, engineDiagnostics, summary } from '../helpers/fault-audit.js';
 import { startLoad } from '../helpers/fault-load.js';
 import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { KAFKA_BROKERS, assertServicesReachable, kafka, uniqueName } from '../helpers/services.js';
+import { assertServicesReachable, kafka, uniqueName } from '../helpers/services.js';
+import { engineEnv, topicsFor } from '../helpers/fault-env.js';
 
 const EVENTS = 12_000;
 const RATE = 2_000;
@@ -22,24 +23,16 @@ after(async () => {
 
 test('worker threads crashing mid-run lose nothing and keep per-user order', { timeout: 90_000 }, async () => {
   const name = uniqueName('fault-worker');
-  const t = { input: `${name}-in`, output: `${name}-out`, validation: `${name}-dlq-v`, processing: `${name}-dlq-p`, late: `${name}-dlq-l` };
+  const t = topicsFor(name);
   const audit = await Audit.start({ inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.validation, t.processing, t.late] });
   try {
-    engine = await startEngine({
-      KAFKA_BROKERS,
-      INPUT_TOPIC: t.input,
-      OUTPUT_TOPIC: t.output,
-      DLQ_VALIDATION_TOPIC: t.validation,
-      DLQ_PROCESSING_TOPIC: t.processing,
-      DLQ_LATE_TOPIC: t.late,
-      KAFKA_GROUP_ID: name,
-      REDIS_KEY_PREFIX: `${name}:`,
-      WORKERS: '2',
-      LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn',
-      SCORESTREAM_FAULT_INJECTION: '1',
-      // Slower micro-batches keep rows inside the workers when they crash.
-      SCORESTREAM_INJECT_BATCH_DELAY_MS: '5',
-    });
+    engine = await startEngine(
+      engineEnv(name, t, {
+        SCORESTREAM_FAULT_INJECTION: '1',
+        // Slower micro-batches keep rows inside the workers when they crash.
+        SCORESTREAM_INJECT_BATCH_DELAY_MS: '5',
+      }),
+    );
     await engine.waitReady();
     const load = await startLoad({ kafka: kafka(), topic: t.input, rate: RATE, total: EVENTS });
     try {
