@@ -1,6 +1,6 @@
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { PartitionOffsets } from './offset-tracker.js';
-import type { OutputRecord, Sink } from './sink.js';
+import { MAX_BYTES_PER_SEND, sendSize, type OutputRecord, type Sink } from './sink.js';
 
 interface Pending {
   record: OutputRecord;
@@ -33,8 +33,7 @@ export class AckedOutput {
     private readonly sink: Sink,
     private readonly backoff: BackoffOptions,
     private readonly events: AckedOutputEvents,
-    /** Bytes of values per send: kafkajs puts a partition's records in one batch, which must stay under the broker's message.max.bytes (1 MiB default). */
-    private readonly maxBytesPerSend = 256 * 1024,
+    private readonly maxBytesPerSend = MAX_BYTES_PER_SEND,
   ) {}
 
   get queued(): number {
@@ -57,9 +56,7 @@ export class AckedOutput {
 
   private async loop(): Promise<void> {
     while (this.buf.length > 0 && !this.fatal) {
-      let k = 0;
-      let bytes = 0;
-      while (k < this.buf.length && (k === 0 || bytes < this.maxBytesPerSend)) bytes += this.buf[k++].record.value.length + 64;
+      const k = sendSize(this.buf, 0, (p) => p.record.value.length, this.maxBytesPerSend);
       const batch = k === this.buf.length ? this.buf : this.buf.slice(0, k);
       this.buf = batch === this.buf ? [] : this.buf.slice(k);
       try {

@@ -3,7 +3,7 @@ import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { toTopicMessages } from './kafka-sink.js';
 import type { Logger } from './logger.js';
 import { tpKey, type CommitEntry, type PartitionOffsets } from './offset-tracker.js';
-import type { OutputRecord } from './sink.js';
+import { sendSize, type OutputRecord } from './sink.js';
 
 export interface TransactionalOutputOptions {
   transactionalIdPrefix: string;
@@ -92,7 +92,13 @@ export class TransactionalOutput {
           await tx.ready;
           const t = await tx.producer.transaction();
           try {
-            if (records.length) await t.sendBatch({ topicMessages: toTopicMessages(records), acks: -1 });
+            // Byte-bounded requests: after a restart into a backlog, one interval's staged prefix
+            // can exceed the broker's message.max.bytes, and as one request it would fail forever.
+            for (let i = 0; i < records.length; ) {
+              const n = sendSize(records, i, (r) => r.value.length);
+              await t.sendBatch({ topicMessages: toTopicMessages(records.slice(i, i + n)), acks: -1 });
+              i += n;
+            }
             await t.sendOffsets({ consumerGroupId: this.opts.groupId, topics: [{ topic: e.topic, partitions: [{ partition: e.partition, offset: String(offset) }] }] });
             await t.commit();
           } catch (err) {
