@@ -25,7 +25,7 @@ export function buildEngine(log: (s: string) => void): boolean {
     log(`build failed; fix it, or run from sources with --runtime tsx:\n${report.slice(-3000)}`);
     return false;
   }
-  for (const f of readdirSync(join(ROOT, 'src'))) if (f.endsWith('.lua')) copyFileSync(join(ROOT, 'src', f), join(out, 'src', f));
+  for (const f of readdirSync(join(ROOT, 'src/features'))) if (f.endsWith('.lua')) copyFileSync(join(ROOT, 'src/features', f), join(out, 'src/features', f));
   if (report) {
     const errors = report.split('\n').filter((l) => /error TS\d+/.test(l));
     log(`build: tsc reported ${errors.length} type error(s); using the emitted code: ${errors.slice(0, 3).join(' | ')}`);

@@ -1,6 +1,6 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { LanePool } from '../src/lane-pool.js';
+import { LanePool } from '../src/lanes/lane-pool.js';
 import { ModelSession } from '../workers/model-session.js';
 import { encodeHistogram, decodeHistogram, newLatencyHistogram, percentilesOf } from './histogram.js';
 import { startThread } from './thread.js';

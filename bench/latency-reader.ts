@@ -1,4 +1,4 @@
-import '../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import '../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Histogram } from 'hdr-histogram-js';

@@ -1,7 +1,7 @@
-import '../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import '../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Kafka, Partitioners, logLevel, type Message, type PartitionMetadata } from 'kafkajs';
-import { mulberry32, zipfRank } from '../src/generator-source.js';
+import { mulberry32, zipfRank } from '../src/source/generator-source.js';
 import { nowUs } from './clock.js';
 import { startThread } from './thread.js';
 import { encodeHistogram, newLatencyHistogram } from './histogram.js';

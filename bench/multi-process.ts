@@ -5,7 +5,7 @@
 //   - p99 latency at a fixed open-loop rate (prediction read back from the output topic −
 //     scheduled send time), after the backlog is gone.
 // Standalone: `node --import tsx bench/multi-process.ts [--help]`. Prints a table and the JSON.
-import '../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import '../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';

@@ -1,6 +1,6 @@
 import { MULTI_PROCESS_DEFAULTS, runMultiProcess } from './multi-process.js';
 import { availableParallelism } from 'node:os';
-import { SETTINGS } from '../src/config.js';
+import { SETTINGS } from '../src/config/config.js';
 import type { BenchOptions, ScenarioName } from './cli-options.js';
 import { decodeHistogram, percentilesOf } from './histogram.js';
 import { SEEDS_REQ_PER_S, inferenceAlone, inferencePool } from './inference.js';

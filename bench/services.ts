@@ -1,10 +1,10 @@
-import '../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import '../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import { createTopicsReady } from '../src/kafka-topics.js';
+import { createTopicsReady } from '../src/kafka/kafka-topics.js';
 import { Redis } from 'ioredis';
 
 /** The real broker and Redis the bench runs against (the project's own infra by default). */

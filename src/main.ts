@@ -1,24 +1,24 @@
-import './kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import './kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
-import { parseConfig, helpText, redactedConfig, type Config } from './config.js';
-import { Engine, type EngineOutput } from './engine.js';
-import { ConfigError, ModelLoadError, ScorestreamError, errorMessage } from './errors.js';
-import { FileSource } from './file-source.js';
-import { GeneratorSource } from './generator-source.js';
-import { HttpServer } from './http-server.js';
-import { createKafka } from './kafka-client.js';
-import { KafkaSink } from './kafka-sink.js';
-import { KafkaSource, fetchBytesPerPartition } from './kafka-source.js';
-import { createLogger, type Logger } from './logger.js';
-import { MemoryFeatureStore } from './memory-feature-store.js';
-import { Metrics } from './metrics.js';
-import { RedisFeatureStore, redactUrl } from './redis-feature-store.js';
-import type { FeatureStore } from './feature-store.js';
-import type { Source } from './source.js';
-import { StreamSink } from './stream-sink.js';
-import { TransactionalOutput } from './transactional-output.js';
-import { FailureRateLimiter } from './backoff.js';
-import { readModelMeta } from '../workers/model-meta.js';
+import { parseConfig, helpText, redactedConfig, type Config } from './config/config.js';
+import { Engine, type EngineOutput } from './app/engine.js';
+import { ConfigError, ModelLoadError, ScorestreamError, errorMessage } from './shared/errors.js';
+import { FileSource } from './source/file-source.js';
+import { GeneratorSource } from './source/generator-source.js';
+import { HttpServer } from './ops/http-server.js';
+import { createKafka } from './kafka/kafka-client.js';
+import { KafkaSink } from './output/kafka-sink.js';
+import { KafkaSource, fetchBytesPerPartition } from './source/kafka-source.js';
+import { createLogger, type Logger } from './ops/logger.js';
+import { MemoryFeatureStore } from './features/memory-feature-store.js';
+import { Metrics } from './ops/metrics.js';
+import { RedisFeatureStore, redactUrl } from './features/redis-feature-store.js';
+import type { FeatureStore } from './features/feature-store.js';
+import type { Source } from './source/source.js';
+import { StreamSink } from './output/stream-sink.js';
+import { TransactionalOutput } from './output/transactional-output.js';
+import { FailureRateLimiter } from './shared/backoff.js';
+import { readModelMeta } from './shared/model-meta.js';
 
 async function buildParts(c: Config, log: Logger): Promise<{ source: Source; featureStore: FeatureStore; output: EngineOutput }> {
   const meta = readModelMeta(c.resolvedMetaPath);

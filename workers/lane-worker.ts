@@ -1,7 +1,7 @@
 import { threadId } from 'node:worker_threads';
 import { MicroBatcher } from './micro-batcher.js';
 import { ModelSession } from './model-session.js';
-import type { FromWorker, LaneExit, LaneInit, ToWorker } from './lane-protocol.js';
+import type { FromWorker, LaneExit, LaneInit, ToWorker } from '../src/shared/lane-protocol.js';
 
 interface Job {
   id: number;

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
-import { ModelLoadError } from '../src/errors.js';
-import { defaultMetaPath, readModelBytes, readModelMeta, type ModelMeta } from './model-meta.js';
+import { ModelLoadError } from '../src/shared/errors.js';
+import { defaultMetaPath, readModelBytes, readModelMeta, type ModelMeta } from '../src/shared/model-meta.js';
 
 const FEATURES = 4;
 

@@ -1,11 +1,11 @@
 // Baseline (b): what a typical Node service does per message: one Redis round trip (the same
 // feature script the engine uses, one key), one session.run on one row (the same model), one
 // produce, all awaited in eachMessage on one thread. Same broker, Redis and model as the engine.
-import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import '../../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
-import { guardField } from '../../src/feature-store.js';
+import { guardField } from '../../src/features/feature-store.js';
 import { ModelSession } from '../../workers/model-session.js';
 import { BASELINE_READY_LINE } from '../target-process.js';
 
@@ -21,7 +21,7 @@ const CODES: Record<string, number> = { view: 0, add_to_cart: 1, purchase: 2 };
 const model = await ModelSession.load(modelPath);
 const cs = model.meta.cold_start;
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-redis.defineCommand('features', { numberOfKeys: 1, lua: readFileSync('src/feature-update.lua', 'utf8') });
+redis.defineCommand('features', { numberOfKeys: 1, lua: readFileSync('src/features/feature-update.lua', 'utf8') });
 const features = (redis as unknown as { featuresBuffer(...args: (string | number)[]): Promise<Buffer> }).featuresBuffer.bind(redis);
 
 const kafka = new Kafka({ clientId: 'bench-naive', brokers, logLevel: logLevel.NOTHING });

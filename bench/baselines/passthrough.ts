@@ -2,7 +2,7 @@
 // ceiling the Kafka client itself sets on this machine. Same client settings as the engine
 // (consumer maxWait 100 ms, idempotent producer with acks=all, manual-style batch handling),
 // and a value naming its input (source.partition/offset) so the bench reads it back like the engine's output.
-import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import '../../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { Kafka, logLevel } from 'kafkajs';
 import { BASELINE_READY_LINE } from '../target-process.js';
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { startEngine } from '../helpers/engine-process.js';
 import { KAFKA_BROKERS, assertServicesReachable, uniqueName } from '../helpers/services.js';
 
-const MODELS = fileURLToPath(new URL('../../models/', import.meta.url));
+const MODELS = fileURLToPath(new URL('../../models', import.meta.url));
 let dir = '';
 
 before(async () => {

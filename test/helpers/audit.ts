@@ -2,7 +2,7 @@
 // consumer group (read_committed, kafkajs's default) and accounts for every input offset through
 // value.source (topic/partition/offset of the input): how many predictions / DLQ records each got, which got none (lost),
 // which got more than one (duplicates), and per user whether outputs came in input order.
-import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import '../../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import type { Consumer, IHeaders } from 'kafkajs';
 import { createTopic, kafka, uniqueName } from './services.js';
 

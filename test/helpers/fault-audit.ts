@@ -3,10 +3,10 @@
 // offset ended as exactly one prediction or DLQ record. Reports lost, duplicated and
 // out-of-order events. It runs while the test runs, so it also timestamps when each record
 // became visible (what "time to first new output" is measured on).
-import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import '../../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { KAFKA_BROKERS } from './services.js';
-import { createTopicsReady } from '../../src/kafka-topics.js';
+import { createTopicsReady } from '../../src/kafka/kafka-topics.js';
 
 export interface AuditOptions {
   /** Default KAFKA_BROKERS (the shared broker). */

@@ -2,7 +2,7 @@
 // Never the shared one on 9092: it runs on free ports with its own log dir in a temp directory,
 // from the jars scripts/infra.sh fetched into .cache/kafka-libs/ and a copy of
 // infra/kafka/server.properties with ports, log dir and listeners rewritten (no SASL listener).
-import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import '../../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';

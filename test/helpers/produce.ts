@@ -1,10 +1,10 @@
 // Produces user events into a test topic the way real clients do (keyed by user id, batched
 // sends), and remembers where each one landed so tests can audit every input offset.
 // Also the test-side oracle of per-user features (computed from the event list alone).
-import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import '../../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import type { Producer } from 'kafkajs';
 import { kafka } from './services.js';
-import { mulberry32 } from '../../src/generator-source.js';
+import { mulberry32 } from '../../src/source/generator-source.js';
 
 export type EventType = 'view' | 'add_to_cart' | 'purchase';
 

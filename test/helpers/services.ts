@@ -1,9 +1,9 @@
 // Shared helpers for tests that run against the real Kafka broker and Redis
 // started by `npm run infra:up` (scripts/infra.sh). No mocks.
-import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import '../../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
-import { createTopicsReady } from '../../src/kafka-topics.js';
+import { createTopicsReady } from '../../src/kafka/kafka-topics.js';
 import { Redis } from 'ioredis';
 
 export const KAFKA_BROKERS: string = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';

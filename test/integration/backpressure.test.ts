@@ -3,7 +3,7 @@
 // memory bounded, and still predicts every event.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fetchBytesPerPartition } from '../../src/kafka-source.js';
+import { fetchBytesPerPartition } from '../../src/source/kafka-source.js';
 import { Audit, createScenario, endOffsets, summarize } from '../helpers/audit.js';
 import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
 import { generateEvents, produceEvents } from '../helpers/produce.js';

@@ -1,6 +1,6 @@
 // Model hot reload during a real-Kafka run: SIGHUP and --watch-model swap the model between
 // batches with no event lost or scored twice; a corrupt model is refused and the old one serves.
-import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import '../../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

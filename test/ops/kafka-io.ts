@@ -1,5 +1,5 @@
 // Producing events to and reading outputs from the real test broker, for the ops tests.
-import '../../src/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import '../../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import type { Consumer, Producer } from 'kafkajs';
 import { createTopic, kafka, uniqueName, KAFKA_BROKERS, REDIS_URL } from '../helpers/services.js';
 

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { SETTINGS, markdownTable } from '../../src/config.js';
-import { Metrics } from '../../src/metrics.js';
+import { SETTINGS, markdownTable } from '../../src/config/config.js';
+import { Metrics } from '../../src/ops/metrics.js';
 import { README, tableIn, withTable } from '../../scripts/gen-config-table.js';
 
 test('README configuration table equals markdownTable() (regenerate: node --import tsx scripts/gen-config-table.ts)', { timeout: 10_000 }, () => {

@@ -5,7 +5,7 @@
 // what at-least-once allows; in exactly-once mode (read_committed) nothing is duplicated. The
 // users' feature counters in the Redis Cluster are exact in both modes (the replay guard).
 // The rebalance pauses around the join and the leave are measured and printed.
-import '../../src/kafkajs-read-committed.js';
+import '../../src/kafka/kafkajs-read-committed.js';
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -3,7 +3,7 @@
 // replacement is ready and the group is balanced again). Every input offset is accounted for,
 // each user's outputs stay in input order, the stopped processes exit 0, and the features in the
 // Redis Cluster are exact. The pause each graceful leave causes is measured and printed.
-import '../../src/kafkajs-read-committed.js';
+import '../../src/kafka/kafkajs-read-committed.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Cluster } from 'ioredis';
