@@ -2,6 +2,7 @@ import { threadId } from 'node:worker_threads';
 import { MicroBatcher } from './micro-batcher.js';
 import { ModelSession } from './model-session.js';
 import type { FromWorker, LaneExit, LaneInit, ToWorker } from '../src/shared/lane-protocol.js';
+import { toErrorData, type ErrorData } from '../src/shared/errors.js';
 
 interface Job {
   id: number;
@@ -24,11 +25,19 @@ let model: ModelSession | null = null;
  */
 export default async function runLane(init: LaneInit): Promise<LaneExit> {
   const port = init.port as import('node:worker_threads').MessagePort;
-  if (!model || model.path !== init.modelPath) model = await ModelSession.load(init.modelPath, init.metaPath);
+  const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer as never);
+  if (!model || model.path !== init.modelPath) {
+    try {
+      model = await ModelSession.load(init.modelPath, init.metaPath);
+    } catch (err) {
+      // As data: a rejected task would reach the main thread as a plain Error without its fields.
+      port.close();
+      return { laneId: init.laneId, scoredRows: 0, loadError: toErrorData(err) };
+    }
+  }
   let scoredRows = 0;
   // Models loaded and checked for a reload, waiting for every lane to agree before the swap.
   const staged = new Map<number, ModelSession>();
-  const post = (msg: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer as never);
 
   const batcher = new MicroBatcher<Job>({ maxBatch: init.maxBatch, maxWaitUs: init.maxWaitUs }, async (jobs, rows) => {
     const m = model!;
@@ -40,7 +49,7 @@ export default async function runLane(init: LaneInit): Promise<LaneExit> {
     }
     const t0 = performance.now();
     let probs: Float32Array | null = null;
-    let error: string | undefined;
+    let error: ErrorData | undefined;
     try {
       probs = new Float32Array(rows);
       // A single oversized request is scored in maxBatch-row chunks: per-row cost rises again
@@ -51,7 +60,7 @@ export default async function runLane(init: LaneInit): Promise<LaneExit> {
       }
     } catch (err) {
       probs = null;
-      error = (err as Error).message;
+      error = toErrorData(err);
     }
     if (INJECTED_DELAY_MS > 0) await new Promise((r) => setTimeout(r, INJECTED_DELAY_MS));
     const inferUs = Math.round((performance.now() - t0) * 1000);
@@ -114,7 +123,7 @@ export default async function runLane(init: LaneInit): Promise<LaneExit> {
       staged.set(id, next);
       post({ t: 'reload_ready', id, modelVersion: next.version });
     } catch (err) {
-      post({ t: 'reload_failed', id, error: (err as Error).message });
+      post({ t: 'reload_failed', id, error: toErrorData(err) });
     }
   }
 }

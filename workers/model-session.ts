@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { ModelLoadError } from '../src/shared/errors.js';
+import { InferenceError, ModelLoadError } from '../src/shared/errors.js';
 import { defaultMetaPath, readModelBytes, readModelMeta, type ModelMeta } from '../src/shared/model-meta.js';
 
 const FEATURES = 4;
@@ -52,7 +52,12 @@ export class ModelSession {
   /** Probability of the positive class for each of `n` rows of `features` (row-major, 4 per row). */
   async score(features: Float32Array, n: number): Promise<Float32Array> {
     const input = new ort.Tensor('float32', features.length === n * FEATURES ? features : features.subarray(0, n * FEATURES), [n, FEATURES]);
-    const out = await this.session.run({ [this.meta.input_name]: input }, [this.meta.output_names.probabilities]);
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await this.session.run({ [this.meta.input_name]: input }, [this.meta.output_names.probabilities]);
+    } catch (err) {
+      throw new InferenceError(`onnxruntime: ${(err as Error).message}`, { cause: err });
+    }
     const probs = out[this.meta.output_names.probabilities];
     const data = probs.data as Float32Array;
     const classes = probs.dims.length === 2 ? Number(probs.dims[1]) : 1;

@@ -2,10 +2,10 @@ import { AckedOutput } from '../output/acked-output.js';
 import { FailureRateLimiter, backoffDelay, type BackoffOptions } from '../shared/backoff.js';
 import type { Config } from '../config/config.js';
 import { deadLetter, type DeadLetterDetails } from '../output/dead-letter.js';
-import { ValidationError, errorMessage } from '../shared/errors.js';
+import { FeatureStoreError, ValidationError, errorMessage } from '../shared/errors.js';
 import { EVENT_TYPE_CODE, parseEvent, type UserEvent, type ValidationLimits } from '../ingest/event.js';
 import { FEATURES_PER_EVENT, newFeatureBatch, type FeatureResult, type FeatureStore } from '../features/feature-store.js';
-import { LanePool, type LaneResult } from '../lanes/lane-pool.js';
+import { LanePool, type LaneResult, type ReloadOutcome } from '../lanes/lane-pool.js';
 import { laneOf } from '../lanes/lane-router.js';
 import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -184,14 +184,14 @@ export class Engine {
   }
 
   /** Swaps the model in every lane between batches; a bad model is refused and the old one keeps serving. */
-  async reloadModel(modelPath = this.config.modelPath, metaPath = this.config.resolvedMetaPath): Promise<{ ok: boolean; modelVersion?: string; error?: string }> {
+  async reloadModel(modelPath = this.config.modelPath, metaPath = this.config.resolvedMetaPath): Promise<ReloadOutcome> {
     const r = await this.lanes.reload(modelPath, metaPath);
     if (r.ok) {
       this.metrics.setModelVersion(r.modelVersion);
       this.log.info({ modelVersion: r.modelVersion, modelPath }, 'model reloaded');
       return r;
     }
-    this.log.error({ modelPath, error: r.error }, 'new model refused; the old one keeps serving');
+    this.log.error({ modelPath, error: r.error.message }, 'new model refused; the old one keeps serving');
     return r;
   }
 
@@ -391,7 +391,7 @@ export class Engine {
     const byLane = new Map<number, Item[]>();
     for (const it of items) (byLane.get(it.lane) ?? byLane.set(it.lane, []).get(it.lane)!).push(it);
     for (const [lane, its] of byLane) {
-      this.lanes.completeLocally(lane, its.length, { items: its, reason: 'feature_store' }, { probs: null, error: err.message, modelVersion: this.lanes.modelVersion, inferUs: 0, batchRows: 0 });
+      this.lanes.completeLocally(lane, its.length, { items: its, reason: 'feature_store' }, { probs: null, error: new FeatureStoreError(err.message, { cause: err }), modelVersion: this.lanes.modelVersion, inferUs: 0, batchRows: 0 });
     }
   }
 
@@ -425,7 +425,7 @@ export class Engine {
     this.metrics.predictions.inc(items.length);
     if (fallback) {
       const reason = ctx.reason ?? 'model';
-      if (reason === 'model') this.log.warn({ err: res.error, rows: items.length }, 'inference failed; using the fallback prediction');
+      if (reason === 'model') this.log.warn({ err: res.error?.message, rows: items.length }, 'inference failed; using the fallback prediction');
       this.counts.fallbacks += items.length;
       this.metrics.fallbacks.inc({ reason }, items.length);
     } else if (res.batchRows) {

@@ -1,7 +1,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { FailureRateLimiter, backoffDelay, type BackoffOptions } from '../shared/backoff.js';
-import { LaneError, ModelLoadError } from '../shared/errors.js';
+import { LaneError, ScorestreamError, fromErrorData } from '../shared/errors.js';
 import type { FromWorker, LaneExit, LaneInit, ToWorker } from '../shared/lane-protocol.js';
 
 // Run the worker from the same kind of file as this module: .ts under tsx, .js once compiled.
@@ -25,7 +25,8 @@ export interface LanePoolOptions {
 export interface LaneResult {
   /** One probability per row, or null when the rows fall back (model failed or local fallback). */
   probs: Float32Array | null;
-  error?: string;
+  /** Why the rows fall back (InferenceError from the worker, or the caller's own for local completions). */
+  error?: ScorestreamError;
   modelVersion: string;
   inferUs: number;
   batchRows: number;
@@ -75,7 +76,7 @@ export class LanePool<C> {
   private version = '';
   private reloadSeq = 0;
   /** Reloads in progress; `waiting` holds the lanes that still owe an answer. */
-  private readonly reloads = new Map<number, { modelPath: string; metaPath: string; waiting: Set<number>; errors: string[]; versions: Set<string>; resolve: (r: ReloadOutcome) => void }>();
+  private readonly reloads = new Map<number, { modelPath: string; metaPath: string; waiting: Set<number>; errors: ScorestreamError[]; versions: Set<string>; resolve: (r: ReloadOutcome) => void }>();
   totalRestarts = 0;
 
   constructor(private readonly opts: LanePoolOptions, private readonly events: LanePoolEvents<C>) {
@@ -180,25 +181,27 @@ export class LanePool<C> {
       maxWaitUs: this.opts.maxWaitUs,
     };
     const task = this.pool!.run(init, { transferList: [port2 as never] }) as Promise<LaneExit>;
-    task.then(
-      () => port1.close(),
-      (err: Error) => {
-        port1.close();
-        if (this.closing) return;
-        if (!lane.ready && initial) return; // reported through `ready` below
-        this.onLaneCrash(lane, err);
-      },
-    );
+    // A lane task ends with a loadError when its model could not be loaded.
+    const ended = task.then((exit) => {
+      port1.close();
+      if (exit.loadError) throw fromErrorData(exit.loadError);
+    });
+    ended.catch((err: Error) => {
+      port1.close();
+      if (this.closing) return;
+      if (!lane.ready && initial) return; // reported through `ready` below
+      // A crash, or a replacement worker that could not load the model: both count as crashes.
+      this.onLaneCrash(lane, err);
+    });
     if (!initial) return;
     await Promise.race([
       ready,
-      task.then(
+      ended.then(
         () => {
           throw new LaneError(`lane ${lane.id} ended before it was ready`);
         },
         (err: Error) => {
-          // The worker's ModelLoadError arrives as a plain Error; keep its message.
-          throw new ModelLoadError(this.currentModel.modelPath, err.message.replace(/^model [^:]*: /, ''), { cause: err });
+          throw err instanceof ScorestreamError ? err : new LaneError(`lane ${lane.id} crashed while loading the model: ${err.message}`, { cause: err });
         },
       ),
     ]);
@@ -243,7 +246,7 @@ export class LanePool<C> {
       case 'scored': {
         const e = lane.queue[msg.id - (lane.queue.length ? lane.queue[0].id : 0)];
         if (!e || e.id !== msg.id || e.result) return;
-        e.result = { probs: msg.probs, error: msg.error, modelVersion: msg.modelVersion, inferUs: msg.inferUs, batchRows: msg.batchRows };
+        e.result = { probs: msg.probs, error: msg.error && fromErrorData(msg.error), modelVersion: msg.modelVersion, inferUs: msg.inferUs, batchRows: msg.batchRows };
         this.release(lane);
         break;
       }
@@ -252,12 +255,12 @@ export class LanePool<C> {
         const r = this.reloads.get(msg.id);
         if (!r || !r.waiting.delete(lane.id)) return;
         if (msg.t === 'reload_ready') r.versions.add(msg.modelVersion);
-        else r.errors.push(msg.error);
+        else r.errors.push(fromErrorData(msg.error));
         if (r.waiting.size === 0) {
           this.reloads.delete(msg.id);
           if (r.errors.length || r.versions.size !== 1) {
             for (const l of this.lanes) this.post(l, { t: 'discard', id: msg.id });
-            r.resolve({ ok: false, error: r.errors[0] ?? `lanes loaded different versions: ${[...r.versions]}` });
+            r.resolve({ ok: false, error: r.errors[0] ?? new LaneError(`lanes loaded different versions: ${[...r.versions]}`) });
           } else {
             // Set before the swap goes out, so a lane restarted from now on starts on the new model.
             this.currentModel = { modelPath: r.modelPath, metaPath: r.metaPath };
@@ -291,4 +294,4 @@ export class LanePool<C> {
   }
 }
 
-export type ReloadOutcome = { ok: true; modelVersion: string } | { ok: false; error: string };
+export type ReloadOutcome = { ok: true; modelVersion: string } | { ok: false; error: ScorestreamError };

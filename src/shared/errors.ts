@@ -26,13 +26,41 @@ export class FeatureStoreError extends ScorestreamError {}
 
 /** The model file is missing, corrupt, or does not match its model.json. */
 export class ModelLoadError extends ScorestreamError {
-  constructor(readonly path: string, message: string, options?: { cause?: unknown }) {
-    super(`model ${path}: ${message}`, options);
+  constructor(readonly path: string, readonly detail: string, options?: { cause?: unknown }) {
+    super(`model ${path}: ${detail}`, options);
   }
 }
 
+/** A loaded model failed to score a micro-batch (its rows fall back). */
+export class InferenceError extends ScorestreamError {}
+
 /** A worker lane failed in a way that re-dispatching cannot fix. */
 export class LaneError extends ScorestreamError {}
+
+/**
+ * An error as plain data, for crossing a thread boundary: structured clone keeps neither the
+ * class nor its own fields, so the worker sends this and the main thread rebuilds the class.
+ */
+export interface ErrorData {
+  name: string;
+  message: string;
+  /** ModelLoadError: the file and what is wrong with it. */
+  path?: string;
+  detail?: string;
+}
+
+export function toErrorData(err: unknown): ErrorData {
+  if (err instanceof ModelLoadError) return { name: err.name, message: err.message, path: err.path, detail: err.detail };
+  if (err instanceof Error) return { name: err.name, message: err.message };
+  return { name: 'Error', message: String(err) };
+}
+
+/** Rebuilds the named error a worker sent; names this module does not know become InferenceError. */
+export function fromErrorData(d: ErrorData): ScorestreamError {
+  if (d.name === 'ModelLoadError' && d.path !== undefined) return new ModelLoadError(d.path, d.detail ?? d.message);
+  if (d.name === 'InferenceError') return new InferenceError(d.message);
+  return new InferenceError(`${d.name}: ${d.message}`);
+}
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -1,4 +1,5 @@
 /** Messages between the main thread and a lane's worker, over the lane's own MessagePort. */
+import type { ErrorData } from './errors.js';
 
 export interface LaneInit {
   laneId: number;
@@ -26,11 +27,13 @@ export type ToWorker =
 export type FromWorker =
   | { t: 'ready'; laneId: number; modelVersion: string; threadId: number }
   /** `probs` is null when inference failed (`error` says why): the rows fall back. batchRows/inferUs describe the micro-batch and are 0 on all but its first request. */
-  | { t: 'scored'; id: number; probs: Float32Array | null; error?: string; modelVersion: string; inferUs: number; batchRows: number }
+  | { t: 'scored'; id: number; probs: Float32Array | null; error?: ErrorData; modelVersion: string; inferUs: number; batchRows: number }
   | { t: 'reload_ready'; id: number; modelVersion: string }
-  | { t: 'reload_failed'; id: number; error: string };
+  | { t: 'reload_failed'; id: number; error: ErrorData };
 
 export interface LaneExit {
   laneId: number;
   scoredRows: number;
+  /** Set when the lane ended because its model could not be loaded (the task's result, so it cannot race the port). */
+  loadError?: ErrorData;
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LanePool, type LaneResult } from '../../src/lanes/lane-pool.js';
+import { FeatureStoreError, ModelLoadError } from '../../src/shared/errors.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL = join(ROOT, 'models/model.onnx');
@@ -71,7 +72,7 @@ function dispatch(lane: number): void {
 }
 
 function completeLocally(lane: number): void {
-  pool.completeLocally(lane, 2, { lane, seq: nextSeq[lane]++, rows: [], local: true }, { probs: null, error: 'fallback', modelVersion: '', inferUs: 0, batchRows: 2 });
+  pool.completeLocally(lane, 2, { lane, seq: nextSeq[lane]++, rows: [], local: true }, { probs: null, error: new FeatureStoreError('fallback'), modelVersion: '', inferUs: 0, batchRows: 2 });
 }
 
 async function waitForAll(timeoutMs = 30_000): Promise<void> {
@@ -94,7 +95,7 @@ function checkResults(version?: string): void {
   for (const { ctx, res } of received) {
     if (ctx.local) {
       assert.equal(res.probs, null);
-      assert.equal(res.error, 'fallback');
+      assert.equal(res.error?.message, 'fallback');
       continue;
     }
     assert.ok(res.probs, `lane ${ctx.lane} seq ${ctx.seq} failed: ${res.error}`);
@@ -169,7 +170,7 @@ test('reload of a corrupt model is refused and the old version keeps serving', {
   copyFileSync(META, join(tmp, 'model.json'));
   const r = await pool.reload(bad, join(tmp, 'model.json'));
   assert.equal(r.ok, false);
-  assert.ok(!r.ok && r.error.includes(bad), `error names the file: ${!r.ok && r.error}`);
+  assert.ok(!r.ok && r.error instanceof ModelLoadError && r.error.path === bad, `error names the file: ${!r.ok && r.error.message}`);
   assert.equal(pool.modelVersion, VERSION);
   for (let i = 0; i < 40; i++) dispatch(i % 2);
   await waitForAll();
