@@ -12,6 +12,8 @@
 // them). The Java client keeps the list in a priority queue by firstOffset and marks every
 // transaction whose firstOffset the batch reached; this does the same.
 import { createRequire } from 'node:module';
+// Every module that uses kafkajs imports this file first, so kafkajs's other fix rides along.
+import './kafkajs-timeout.js';
 
 interface Message {
   offset: string;

@@ -12,20 +12,23 @@ interface Item {
 
 const T = { timeout: 20_000 };
 
-function recorder(flushDelayMs = 0) {
+/** Records flushes. With `gated`, each flush stays in progress until release() is called. */
+function recorder(flushDelayMs = 0, gated = false) {
   const batches: { ids: number[]; rows: number }[] = [];
   let active = 0;
   let maxActive = 0;
+  let open: () => void = () => {};
   const flush = async (items: Item[], rows: number) => {
     active++;
     maxActive = Math.max(maxActive, active);
     assert.equal(rows, items.reduce((s, i) => s + i.rows, 0), 'rows is the sum of the items');
     batches.push({ ids: items.map((i) => i.id), rows });
-    if (flushDelayMs > 0) await sleep(flushDelayMs);
+    if (gated) await new Promise<void>((r) => (open = r));
+    else if (flushDelayMs > 0) await sleep(flushDelayMs);
     else await Promise.resolve();
     active--;
   };
-  return { batches, flush, maxActive: () => maxActive };
+  return { batches, flush, maxActive: () => maxActive, release: () => open() };
 }
 
 async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -81,17 +84,20 @@ test('a batch that is not full closes after maxWait', T, async () => {
 });
 
 test('one flush at a time; items arriving during a flush form the next batch', T, async () => {
-  const r = recorder(50);
+  // Gated, not timed: a 50 ms flush was outlasted by five 2 ms sleeps on a loaded machine.
+  const r = recorder(0, true);
   const b = new MicroBatcher<Item>({ maxBatch: 100, maxWaitUs: 0 }, r.flush);
   b.add({ id: 0, rows: 1 });
   await until(() => r.batches.length === 1);
-  // The first flush is in progress for 50 ms: these queue up behind it.
+  // The first flush is in progress until release(): these queue up behind it.
   for (let i = 1; i <= 5; i++) {
     b.add({ id: i, rows: 1 });
     await sleep(2);
   }
   assert.equal(r.batches.length, 1, 'no second flush while the first runs');
+  r.release();
   await until(() => r.batches.length === 2);
+  r.release();
   assert.deepEqual(r.batches[1], { ids: [1, 2, 3, 4, 5], rows: 5 });
   await b.drain();
   assert.equal(r.maxActive(), 1);
