@@ -1,27 +1,24 @@
 /**
- * Per-partition event-time watermark. An event is late when it is older than
+ * One input partition's event-time watermark. An event is late when it is older than
  * watermark - allowedLateness, where watermark = max event time seen (capped at the wall clock,
  * so one event stamped in the future cannot make everything after it late) - outOfOrderness.
  */
-export class Watermarks {
-  private readonly maxSeen = new Map<string, number>();
+export class Watermark {
+  private maxSeen = -1;
+  private seen = false;
 
   constructor(private readonly outOfOrdernessMs: number, private readonly allowedLatenessMs: number) {}
 
   /** Returns the watermark the event is late against, or -1 when it is on time (and advances the watermark). */
-  check(key: string, eventTimeMs: number, nowMs: number): number {
-    const max = this.maxSeen.get(key);
-    if (max !== undefined) {
-      const wm = Math.min(max, nowMs) - this.outOfOrdernessMs;
-      if (eventTimeMs < wm - this.allowedLatenessMs) return wm;
-      if (eventTimeMs > max) this.maxSeen.set(key, eventTimeMs);
-    } else {
-      this.maxSeen.set(key, eventTimeMs);
+  check(eventTimeMs: number, nowMs: number): number {
+    if (!this.seen) {
+      this.seen = true;
+      this.maxSeen = eventTimeMs;
+      return -1;
     }
+    const wm = Math.min(this.maxSeen, nowMs) - this.outOfOrdernessMs;
+    if (eventTimeMs < wm - this.allowedLatenessMs) return wm;
+    if (eventTimeMs > this.maxSeen) this.maxSeen = eventTimeMs;
     return -1;
-  }
-
-  forget(key: string): void {
-    this.maxSeen.delete(key);
   }
 }

@@ -29,6 +29,7 @@ export class Metrics {
   readonly inFlightMax = new Gauge({ name: 'scorestream_in_flight_events_max', help: 'Highest number of input records received and not yet done (what MAX_IN_FLIGHT bounds) since start, taken after every fetched batch', registers: [this.registry] });
   readonly paused = new Gauge({ name: 'scorestream_paused_partitions', help: 'Partitions paused by backpressure', registers: [this.registry] });
   readonly lag = new Gauge({ name: 'scorestream_consumer_lag', help: 'Per partition: the broker end offset (as of the last fetch) minus the next offset to commit', labelNames: ['topic', 'partition'], registers: [this.registry] });
+  readonly lagSeconds = new Gauge({ name: 'scorestream_consumer_lag_seconds', help: 'Per partition: age of the oldest event received and not yet committed (source timestamp to now), 0 when nothing is in flight', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly modelInfo = new Gauge({ name: 'scorestream_model_info', help: 'The model version being served (value 1)', labelNames: ['version'], registers: [this.registry] });
   readonly workers = new Gauge({ name: 'scorestream_workers', help: 'Worker lanes with a loaded model', registers: [this.registry] });
 

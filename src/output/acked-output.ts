@@ -1,5 +1,5 @@
 import { backoffDelay, type BackoffOptions } from '../shared/backoff.js';
-import type { PartitionOffsets } from '../partitions/offset-tracker.js';
+import type { PartitionOffsets } from '../partitions/partition-offsets.js';
 import { MAX_BYTES_PER_SEND, sendSize, type OutputRecord, type Sink } from './sink.js';
 
 interface Pending {

@@ -2,7 +2,9 @@ import '../kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_c
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { toTopicMessages } from './kafka-sink.js';
 import type { Logger } from '../ops/logger.js';
-import { tpKey, type CommitEntry, type PartitionOffsets } from '../partitions/offset-tracker.js';
+import { isFencedError } from '../kafka/kafka-errors.js';
+import type { CommitEntry } from '../partitions/partition-offsets.js';
+import { tpKey } from '../partitions/partition.js';
 import { sendSize, type OutputRecord } from './sink.js';
 
 export interface TransactionalOutputOptions {
@@ -32,10 +34,6 @@ export class TransactionalOutput {
   private readonly txs = new Map<string, PartitionTx>();
 
   constructor(private readonly kafka: Kafka, private readonly opts: TransactionalOutputOptions, private readonly log: Logger) {}
-
-  emit(record: OutputRecord, part: PartitionOffsets<OutputRecord>, offset: number): boolean {
-    return part.markDone(offset, record);
-  }
 
   /**
    * Creates (and fences any zombie of) the producer of a newly assigned partition. Resolves once
@@ -109,8 +107,8 @@ export class TransactionalOutput {
           tx.retryOffset = -1;
           committed += records.length;
         } catch (err) {
-          const error = err as Error & { type?: string };
-          if (error.type === 'INVALID_PRODUCER_EPOCH' || error.type === 'PRODUCER_FENCED' || /fenced/i.test(error.message)) {
+          const error = err as Error;
+          if (isFencedError(error)) {
             // Another instance owns this partition now; what we staged is theirs to redo.
             tx.fenced = true;
             this.log.warn({ partition: e.partition }, 'transactional producer fenced; dropping partition output');

@@ -1,6 +1,6 @@
 import { laneOf } from '../lanes/lane-router.js';
 import type { RawRecord, Source, SourceHandlers, TopicPartition } from './source.js';
-import { tpKey } from '../partitions/offset-tracker.js';
+import { tpKey } from '../partitions/partition.js';
 
 export interface GeneratorOptions {
   /** Events per second. */

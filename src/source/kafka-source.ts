@@ -84,7 +84,7 @@ export class KafkaSource implements Source {
         const records: RawRecord[] = new Array(batch.messages.length);
         for (let i = 0; i < batch.messages.length; i++) {
           const m = batch.messages[i];
-          records[i] = { topic, partition, offset: Number(m.offset), key: m.key, value: m.value };
+          records[i] = { topic, partition, offset: Number(m.offset), key: m.key, value: m.value, timestamp: Number(m.timestamp) };
         }
         if (records.length) h.onBatch(records, Number(batch.highWatermark));
       },

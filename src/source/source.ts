@@ -6,6 +6,8 @@ export interface RawRecord {
   offset: number;
   key: Buffer | null;
   value: Buffer | null;
+  /** When the source stamped it (Kafka: the record timestamp), ms; for the consumer lag in seconds. Absent: receipt time. */
+  timestamp?: number;
 }
 
 export interface TopicPartition {

@@ -1,7 +1,21 @@
 // Watermarks: max event time seen (capped at the wall clock) - outOfOrderness - allowedLateness.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Watermarks } from '../../src/ingest/watermark.js';
+import { Watermark } from '../../src/ingest/watermark.js';
+
+/** One Watermark per partition key, as each Partition object owns its own. */
+class Watermarks {
+  private readonly byKey = new Map<string, Watermark>();
+  constructor(private readonly ooo: number, private readonly late: number) {}
+  check(key: string, ts: number, now: number): number {
+    let w = this.byKey.get(key);
+    if (!w) this.byKey.set(key, (w = new Watermark(this.ooo, this.late)));
+    return w.check(ts, now);
+  }
+  forget(key: string): void {
+    this.byKey.delete(key);
+  }
+}
 
 const T = { timeout: 10_000 };
 const OOO = 10_000;

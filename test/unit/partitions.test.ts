@@ -1,8 +1,26 @@
-// OffsetTracker / PartitionOffsets: the commit position is the last contiguous done offset + 1,
-// whatever order offsets complete in and whatever gaps the log has.
+// PartitionOffsets: the commit position is the last contiguous done offset + 1, whatever order
+// offsets complete in and whatever gaps the log has. Partitions: one object per owned partition,
+// assignment diffs, and pause/resume only through holds.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OffsetTracker, PartitionOffsets } from '../../src/partitions/offset-tracker.js';
+import { PartitionOffsets } from '../../src/partitions/partition-offsets.js';
+import { Hold } from '../../src/partitions/partition.js';
+import { Partitions } from '../../src/partitions/partitions.js';
+import type { OutputRecord } from '../../src/output/sink.js';
+import type { TopicPartition } from '../../src/source/source.js';
+
+/** Records what the registry asked the source to pause and resume. */
+function recordingSource() {
+  const calls: { op: 'pause' | 'resume'; tps: string[] }[] = [];
+  const fmt = (tps: TopicPartition[]) => tps.map((t) => `${t.topic}/${t.partition}`).sort();
+  return {
+    calls,
+    pause: (tps: TopicPartition[]) => void calls.push({ op: 'pause', tps: fmt(tps) }),
+    resume: (tps: TopicPartition[]) => void calls.push({ op: 'resume', tps: fmt(tps) }),
+  };
+}
+const WM = { outOfOrdernessMs: 10_000, allowedLatenessMs: 60_000 };
+const rec = (s: string) => s as unknown as OutputRecord;
 
 const T = { timeout: 10_000 };
 
@@ -135,47 +153,82 @@ describe('PartitionOffsets', () => {
   });
 });
 
-describe('OffsetTracker', () => {
+describe('Partitions', () => {
   test('tracks partitions separately and reports what each can commit', T, () => {
-    const t = new OffsetTracker<string>();
-    const a = t.assign('in', 0);
-    const b = t.assign('in', 1);
-    assert.equal(t.assign('in', 0), a, 'assign is idempotent');
-    a.add(0);
-    a.add(1);
-    b.add(40);
-    a.markDone(1, 'a1');
-    b.markDone(40, 'b40');
+    const t = new Partitions(recordingSource(), WM);
+    const first = t.assign([{ topic: 'in', partition: 0 }, { topic: 'in', partition: 1 }]);
+    assert.equal(first.added.length, 2);
+    const a = t.get('in', 0)!;
+    const b = t.get('in', 1)!;
+    const again = t.assign([{ topic: 'in', partition: 0 }, { topic: 'in', partition: 1 }]);
+    assert.deepEqual([again.added.length, again.kept.length, again.revoked.length], [0, 2, 0], 'assign of the same set keeps both');
+    assert.equal(t.get('in', 0), a, 'the same object is kept');
+    a.offsets.add(0);
+    a.offsets.add(1);
+    b.offsets.add(40);
+    a.offsets.markDone(1, rec('a1'));
+    b.offsets.markDone(40, rec('b40'));
     assert.deepEqual(t.takeCommittable(), [{ topic: 'in', partition: 1, offset: 41, payloads: ['b40'] }]);
     assert.equal(t.size, 2);
-    a.markDone(0, 'a0');
+    a.offsets.markDone(0, rec('a0'));
     assert.deepEqual(t.takeCommittable(), [{ topic: 'in', partition: 0, offset: 2, payloads: ['a0', 'a1'] }]);
     assert.deepEqual(t.takeCommittable(), []);
     assert.equal(t.size, 0);
   });
 
   test('after revoke nothing for that partition is returned again', T, () => {
-    const t = new OffsetTracker<string>();
-    const p0 = t.assign('in', 0);
-    const p1 = t.assign('in', 1);
-    p0.add(0);
-    p0.add(1);
-    p1.add(0);
-    p0.markDone(1, 'late');
-    t.revoke('in', 0);
-    assert.equal(t.owns('in', 0), false);
-    assert.equal(t.partition('in', 0), undefined);
+    const t = new Partitions(recordingSource(), WM);
+    t.assign([{ topic: 'in', partition: 0 }, { topic: 'in', partition: 1 }]);
+    const p0 = t.get('in', 0)!;
+    const p1 = t.get('in', 1)!;
+    p0.offsets.add(0);
+    p0.offsets.add(1);
+    p1.offsets.add(0);
+    p0.offsets.markDone(1, rec('late'));
+    const { revoked, kept } = t.assign([{ topic: 'in', partition: 1 }]);
+    assert.deepEqual(revoked, [p0]);
+    assert.deepEqual(kept, [p1]);
+    assert.equal(p0.owned, false);
+    assert.equal(t.get('in', 0), undefined);
     // Results still arriving for the revoked partition land on the detached state.
-    p0.markDone(0, 'x');
-    p1.markDone(0, 'p1');
-    const c = t.takeCommittable();
-    assert.deepEqual(c, [{ topic: 'in', partition: 1, offset: 1, payloads: ['p1'] }]);
+    p0.offsets.markDone(0, rec('x'));
+    p1.offsets.markDone(0, rec('p1'));
+    assert.deepEqual(t.takeCommittable(), [{ topic: 'in', partition: 1, offset: 1, payloads: ['p1'] }]);
     assert.deepEqual(t.takeCommittable(), []);
-    assert.equal(t.partitions().length, 1);
+    assert.equal(t.all().length, 1);
     // Re-assigned later: starts fresh, the old done offsets are not carried over.
-    const again = t.assign('in', 0);
-    assert.notEqual(again, p0);
-    assert.equal(again.commitPosition, -1);
+    const { added } = t.assign([{ topic: 'in', partition: 0 }, { topic: 'in', partition: 1 }]);
+    assert.equal(added.length, 1);
+    assert.notEqual(added[0], p0);
+    assert.equal(added[0].offsets.commitPosition, -1);
     assert.deepEqual(t.takeCommittable(), []);
+  });
+
+  test('a partition fetches only while nothing holds it', T, () => {
+    const src = recordingSource();
+    const t = new Partitions(src, WM);
+    t.assign([{ topic: 'in', partition: 0 }]);
+    const p = t.get('in', 0)!;
+    src.calls.length = 0;
+    t.hold([p], Hold.Fencing);
+    t.hold([p], Hold.Backpressure);
+    assert.deepEqual(src.calls, [{ op: 'pause', tps: ['in/0'] }], 'paused once, by the first hold');
+    t.release([p], Hold.Fencing);
+    assert.equal(src.calls.length, 1, 'still held by backpressure');
+    t.release([p], Hold.Fencing);
+    assert.equal(src.calls.length, 1, 'releasing a reason it does not hold changes nothing');
+    t.release([p], Hold.Backpressure);
+    assert.deepEqual(src.calls[1], { op: 'resume', tps: ['in/0'] });
+    assert.equal(p.holds, 0);
+  });
+
+  test('a partition revoked while held is resumed at the source (kafkajs keeps paused flags across assignments)', T, () => {
+    const src = recordingSource();
+    const t = new Partitions(src, WM);
+    t.assign([{ topic: 'in', partition: 0 }, { topic: 'in', partition: 1 }]);
+    t.hold([t.get('in', 0)!], Hold.Backpressure);
+    src.calls.length = 0;
+    t.assign([{ topic: 'in', partition: 1 }]);
+    assert.deepEqual(src.calls, [{ op: 'resume', tps: ['in/0', 'in/1'] }], 'the revoked held one, and the owned one nothing holds');
   });
 });

@@ -9,6 +9,8 @@ export class PartitionOffsets<P = unknown> {
   private offsets: number[] = [];
   private done: boolean[] = [];
   private payloads: (P | undefined)[] = [];
+  /** Source timestamp (ms) of each offset, for the age of the oldest uncommitted one. */
+  private times: number[] = [];
   private head = 0;
   private doneCount = 0;
   /** Next offset to commit (last contiguous done + 1); -1 until something is done. */
@@ -28,10 +30,11 @@ export class PartitionOffsets<P = unknown> {
     return this.lastSeen;
   }
 
-  add(offset: number): void {
+  add(offset: number, timestampMs = 0): void {
     if (offset <= this.lastSeen) throw new RangeError(`offset ${offset} added after ${this.lastSeen}`);
     this.lastSeen = offset;
     this.offsets.push(offset);
+    this.times.push(timestampMs);
     this.done.push(false);
     this.payloads.push(undefined);
   }
@@ -66,6 +69,7 @@ export class PartitionOffsets<P = unknown> {
       this.offsets = this.offsets.slice(this.head);
       this.done = this.done.slice(this.head);
       this.payloads = this.payloads.slice(this.head);
+      this.times = this.times.slice(this.head);
       this.head = 0;
     }
     return advanced ? { commitOffset: this.committable, payloads } : null;
@@ -75,13 +79,15 @@ export class PartitionOffsets<P = unknown> {
     return this.committable;
   }
 
+  /** Source timestamp of the oldest offset not yet released (-1 when none is in flight). */
+  get oldestTimestamp(): number {
+    return this.head < this.offsets.length ? this.times[this.head] : -1;
+  }
+
   /** The next offset this partition will commit from: the oldest unreleased offset, else the one after the last seen. */
   get nextToCommit(): number {
     return this.head < this.offsets.length ? this.offsets[this.head] : this.lastSeen + 1;
   }
-
-  /** End offset of the partition as last reported by the source (-1: unknown). */
-  highWatermark = -1;
 
   private indexOf(offset: number): number {
     let lo = this.head;
@@ -97,66 +103,10 @@ export class PartitionOffsets<P = unknown> {
   }
 }
 
-export function tpKey(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
-}
-
 export interface CommitEntry<P> {
   topic: string;
   partition: number;
   /** The offset to commit: last contiguous done + 1. */
   offset: number;
   payloads: P[];
-}
-
-/** All assigned partitions of this instance. */
-export class OffsetTracker<P = unknown> {
-  private readonly parts = new Map<string, { topic: string; partition: number; offsets: PartitionOffsets<P> }>();
-
-  /** Offsets received and not yet released by takeCommittable, over all partitions. */
-  get size(): number {
-    let s = 0;
-    for (const p of this.parts.values()) s += p.offsets.size;
-    return s;
-  }
-
-  /** Returns the partition's state, creating it on first sight. */
-  assign(topic: string, partition: number): PartitionOffsets<P> {
-    const key = tpKey(topic, partition);
-    let p = this.parts.get(key);
-    if (!p) {
-      p = { topic, partition, offsets: new PartitionOffsets<P>() };
-      this.parts.set(key, p);
-    }
-    return p.offsets;
-  }
-
-  /**
-   * Forgets a partition: nothing is ever committed for it again by this instance. Results that
-   * still arrive for it land on the detached PartitionOffsets and go nowhere.
-   */
-  revoke(topic: string, partition: number): void {
-    this.parts.delete(tpKey(topic, partition));
-  }
-
-  owns(topic: string, partition: number): boolean {
-    return this.parts.has(tpKey(topic, partition));
-  }
-
-  partition(topic: string, partition: number): PartitionOffsets<P> | undefined {
-    return this.parts.get(tpKey(topic, partition))?.offsets;
-  }
-
-  takeCommittable(): CommitEntry<P>[] {
-    const out: CommitEntry<P>[] = [];
-    for (const { topic, partition, offsets } of this.parts.values()) {
-      const c = offsets.takeCommittable();
-      if (c) out.push({ topic, partition, offset: c.commitOffset, payloads: c.payloads });
-    }
-    return out;
-  }
-
-  partitions(): { topic: string; partition: number; offsets: PartitionOffsets<P> }[] {
-    return [...this.parts.values()];
-  }
 }

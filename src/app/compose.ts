@@ -1,0 +1,71 @@
+import '../kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
+import type { Config } from '../config/config.js';
+import type { FeatureStore } from '../features/feature-store.js';
+import { MemoryFeatureStore } from '../features/memory-feature-store.js';
+import { RedisFeatureStore, redactUrl } from '../features/redis-feature-store.js';
+import { createKafka } from '../kafka/kafka-client.js';
+import type { Logger } from '../ops/logger.js';
+import { KafkaSink } from '../output/kafka-sink.js';
+import { StreamSink } from '../output/stream-sink.js';
+import { TransactionalOutput } from '../output/transactional-output.js';
+import { FailureRateLimiter } from '../shared/backoff.js';
+import { errorMessage } from '../shared/errors.js';
+import { readModelMeta } from '../shared/model-meta.js';
+import { FileSource } from '../source/file-source.js';
+import { GeneratorSource } from '../source/generator-source.js';
+import { KafkaSource, fetchBytesPerPartition } from '../source/kafka-source.js';
+import type { Source } from '../source/source.js';
+import type { EngineParts } from './engine.js';
+
+/**
+ * The composition root: picks each seam's implementation from the settings — Kafka or the
+ * embedded generator/file source, Redis or the in-process store, a sink or per-partition
+ * transactions — and builds them. Nothing else in the engine knows which ones run.
+ */
+export async function buildParts(c: Config, log: Logger): Promise<EngineParts> {
+  const featureStore = await buildFeatureStore(c, log);
+  if (!c.kafkaBrokers) {
+    const source: Source = c.input
+      ? new FileSource(c.input)
+      : new GeneratorSource({ rate: c.generatorRate, users: c.generatorUsers, maxEvents: c.generatorEvents, partitions: 4, seed: 42, topic: 'generator' });
+    return { source, featureStore, output: { kind: 'acked', sink: new StreamSink(c.outputTopic, c.output, c.dlqOutput) } };
+  }
+
+  const kafka = createKafka(c, log);
+  const restarts = new FailureRateLimiter(c.maxFailures, c.failureWindowMs);
+  const source = new KafkaSource(
+    kafka,
+    { groupId: c.groupId, topic: c.inputTopic, allowRestart: () => !restarts.record(), maxBytesPerPartition: fetchBytesPerPartition(c.maxInFlightPerPartition), fetchMaxWaitMs: c.fetchMaxWaitMs, fetchMinBytes: c.fetchMinBytes },
+    log,
+  );
+  if (c.guarantee === 'exactly-once') {
+    return { source, featureStore, output: { kind: 'transactional', tx: new TransactionalOutput(kafka, { transactionalIdPrefix: c.transactionalIdPrefix, groupId: c.groupId }, log) } };
+  }
+  const sink = new KafkaSink(kafka);
+  await sink.connect();
+  return { source, featureStore, output: { kind: 'acked', sink } };
+}
+
+async function buildFeatureStore(c: Config, log: Logger): Promise<FeatureStore> {
+  const meta = readModelMeta(c.resolvedMetaPath);
+  const storeOpts = { ttlSeconds: c.featureTtlSeconds, coldStart: meta.cold_start, gapCapMinutes: 1440 };
+  if (c.featureStoreKind !== 'redis') return new MemoryFeatureStore(storeOpts);
+  let url = c.redisUrl;
+  if (c.redisPassword) {
+    const u = new URL(url);
+    u.password = c.redisPassword;
+    url = u.toString();
+  }
+  const store = new RedisFeatureStore({
+    ...storeOpts,
+    url,
+    keyPrefix: c.redisKeyPrefix,
+    clusterNodes: c.redisClusterNodes ? c.redisClusterNodes.split(',') : undefined,
+    commandTimeoutMs: c.redisCommandTimeoutMs,
+    reconnect: { initialMs: c.reconnectInitialMs, maxMs: c.reconnectMaxMs, multiplier: c.reconnectMultiplier },
+    onConnectionChange: (up, err) => (up ? log.info({ redis: redactUrl(c.redisUrl) }, 'redis connected') : log.warn({ err: err?.message }, 'redis unavailable; scoring falls back until it returns')),
+  });
+  // Start even if Redis is down (events fall back until it returns), but say so.
+  await store.connect().catch((err) => log.warn({ err: errorMessage(err) }, 'redis not reachable at start'));
+  return store;
+}

@@ -1,0 +1,13 @@
+import { AtLeastOnceOutput } from '../output/at-least-once.js';
+import { ExactlyOnceOutput } from '../output/exactly-once.js';
+import type { OutputContext, OutputStrategy } from '../output/output-strategy.js';
+import type { Sink } from '../output/sink.js';
+import type { TransactionalOutput } from '../output/transactional-output.js';
+
+/** The output the composition root built: a sink (acknowledged writes) or per-partition transactions. */
+export type EngineOutput = { kind: 'acked'; sink: Sink } | { kind: 'transactional'; tx: TransactionalOutput };
+
+/** The delivery guarantee's strategy for the output that was built. */
+export function selectOutput(output: EngineOutput, ctx: OutputContext): OutputStrategy {
+  return output.kind === 'acked' ? new AtLeastOnceOutput(output.sink, ctx) : new ExactlyOnceOutput(output.tx, ctx);
+}

@@ -1,0 +1,85 @@
+import { backoffDelay } from '../shared/backoff.js';
+import { errorMessage } from '../shared/errors.js';
+import { Hold, type Partition } from '../partitions/partition.js';
+import type { OutputContext, OutputStrategy } from './output-strategy.js';
+import type { OutputRecord } from './sink.js';
+import type { TransactionalOutput } from './transactional-output.js';
+
+/**
+ * Exactly-once: an output is staged on its input offset (done = staged) and each commit writes
+ * every partition's contiguous staged prefix in one transaction with the consumed offset.
+ * Fencing belongs here: a newly assigned partition fetches only after its producer fenced the
+ * previous owner.
+ */
+export class ExactlyOnceOutput implements OutputStrategy {
+  readonly guarantee = 'exactly-once' as const;
+
+  constructor(private readonly tx: TransactionalOutput, private readonly ctx: OutputContext) {}
+
+  emit(record: OutputRecord, part: Partition, offset: number): void {
+    part.offsets.markDone(offset, record);
+  }
+
+  assigned(added: readonly Partition[]): void {
+    if (added.length === 0) return;
+    this.ctx.partitions.hold(added, Hold.Fencing);
+    for (const p of added) this.fence(p);
+  }
+
+  revoked(removed: readonly Partition[]): void {
+    for (const p of removed) this.tx.revoke(p.topic, p.partition);
+  }
+
+  async commit(): Promise<void> {
+    const { ctx } = this;
+    const entries = ctx.partitions.takeCommittable();
+    const { failed } = await this.tx.commit(entries);
+    if (entries.length && failed.length < entries.length) ctx.metrics.commits.inc();
+    for (const err of failed) {
+      ctx.metrics.sendFailures.inc();
+      ctx.log.warn({ err: err.message }, 'transaction failed; retrying at the next commit');
+      if (ctx.failures.record()) return ctx.onFatal(err);
+    }
+  }
+
+  drain(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return this.tx.close();
+  }
+
+  /**
+   * Hand-over of a newly assigned partition: it stays held until its transactional producer is
+   * initialised, which commits or aborts the previous owner's open transaction and fences that
+   * owner; only then is the committed offset read and fetching started there. kafkajs reads the
+   * committed offset as soon as the assignment arrives, and a transaction of the previous owner
+   * still committing at that moment would have its outputs produced a second time (kafkajs has
+   * no KIP-447 generation check).
+   */
+  private fence(p: Partition, attempt = 0): void {
+    const { ctx } = this;
+    const src = ctx.source;
+    const current = () => !ctx.stopping() && p.owned;
+    this.tx
+      .assign(p.topic, p.partition)
+      .then(() => (src.committedOffset ? src.committedOffset(p.tp) : -1))
+      .then(
+        (offset) => {
+          if (!current()) return;
+          if (offset >= 0) src.seek?.(p.tp, offset);
+          ctx.partitions.release([p], Hold.Fencing);
+          ctx.log.info({ topic: p.topic, partition: p.partition, offset }, 'partition fenced; consuming from its committed offset');
+        },
+        (err: Error) => {
+          if (!current()) return;
+          ctx.metrics.sendFailures.inc();
+          ctx.log.warn({ err: errorMessage(err), partition: p.partition, attempt }, 'transactional producer not ready; retrying the hand-over');
+          if (ctx.failures.record()) return ctx.onFatal(err);
+          this.tx.revoke(p.topic, p.partition);
+          setTimeout(() => this.fence(p, attempt + 1), backoffDelay(ctx.backoff, attempt)).unref();
+        },
+      );
+  }
+}

@@ -1,0 +1,42 @@
+import type { Logger } from '../ops/logger.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { Partition } from '../partitions/partition.js';
+import type { Partitions } from '../partitions/partitions.js';
+import type { BackoffOptions, FailureRateLimiter } from '../shared/backoff.js';
+import type { Source } from '../source/source.js';
+import type { OutputRecord } from './sink.js';
+
+/**
+ * One delivery guarantee: how outputs are written and how input offsets are committed.
+ * The engine emits every input's output (prediction or dead letter) and ticks commit(); it
+ * never asks which guarantee it runs.
+ */
+export interface OutputStrategy {
+  readonly guarantee: 'at-least-once' | 'exactly-once';
+  /** The output of input `offset` of `part`; the offset is done once the output is durable (or staged). */
+  emit(record: OutputRecord, part: Partition, offset: number): void;
+  /** Partitions this instance now owns for the first time. */
+  assigned(added: readonly Partition[]): void;
+  /** Partitions it no longer owns: nothing more is committed for them here. */
+  revoked(removed: readonly Partition[]): void;
+  /** Commits what is done; the committer never calls it concurrently. */
+  commit(): Promise<void>;
+  /** Resolves once every output emitted so far is written or staged. */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a strategy needs from the engine. */
+export interface OutputContext {
+  partitions: Partitions;
+  source: Source;
+  metrics: Metrics;
+  log: Logger;
+  /** Shared with the other failure sources: too many failures in the window is fatal. */
+  failures: FailureRateLimiter;
+  backoff: BackoffOptions;
+  /** Some in-flight offsets became done (backpressure may resume). */
+  onDone(): void;
+  onFatal(err: Error): void;
+  stopping(): boolean;
+}
