@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../shared/errors.js';
+import { checkKafkaTlsFiles } from './tls-files.js';
 
 /**
  * Every setting, once: its env name, flag, default and allowed values. parseConfig, --help and
@@ -38,6 +39,8 @@ export const SETTINGS = {
   transactionalIdPrefix: def({ env: 'TRANSACTIONAL_ID_PREFIX', group: 'Kafka', schema: z.string().min(1), default: 'scorestream', describe: 'Exactly-once: producers use transactional id <prefix>-<topic>-<partition>.', allowed: 'a non-empty string' }),
   kafkaSsl: def({ env: 'KAFKA_SSL', group: 'Security', schema: bool, default: false, describe: 'Connect to Kafka over TLS.', allowed: 'true | false' }),
   kafkaSslCaFile: def({ env: 'KAFKA_SSL_CA_FILE', group: 'Security', schema: z.string(), default: '', describe: 'PEM file of the CA that signed the brokers\' certificates (default: system CAs).', allowed: 'a file path' }),
+  kafkaSslCertFile: def({ env: 'KAFKA_SSL_CERT_FILE', group: 'Security', schema: z.string(), default: '', describe: 'Mutual TLS: PEM file of this client\'s certificate (needs KAFKA_SSL_KEY_FILE).', allowed: 'a file path' }),
+  kafkaSslKeyFile: def({ env: 'KAFKA_SSL_KEY_FILE', group: 'Security', schema: z.string(), default: '', describe: 'Mutual TLS: PEM file of the client certificate\'s private key (unencrypted PKCS#8 or PKCS#1; from a file only, protect it with file permissions).', allowed: 'a file path' }),
   kafkaSaslMechanism: def({ env: 'KAFKA_SASL_MECHANISM', group: 'Security', schema: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512']), default: 'none', describe: 'SASL mechanism for Kafka.', allowed: 'none | plain | scram-sha-256 | scram-sha-512' }),
   kafkaSaslUsername: def({ env: 'KAFKA_SASL_USERNAME', group: 'Security', schema: z.string(), default: '', describe: 'SASL user name.', allowed: 'a string' }),
   kafkaSaslPassword: def({ env: 'KAFKA_SASL_PASSWORD', group: 'Security', schema: z.string(), default: '', secret: true, describe: 'SASL password, from the environment only (or use KAFKA_SASL_PASSWORD_FILE).', allowed: 'a string' }),
@@ -173,6 +176,7 @@ export function parseConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv
       throw new ConfigError('REDIS_PASSWORD_FILE', c.redisPasswordFile, `cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
+  checkKafkaTlsFiles(c);
   if (c.kafkaSaslMechanism !== 'none' && (!c.kafkaSaslUsername || !c.kafkaSaslSecret)) {
     throw new ConfigError('KAFKA_SASL_MECHANISM', c.kafkaSaslMechanism, 'needs KAFKA_SASL_USERNAME and a password (KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE)');
   }

@@ -1,8 +1,10 @@
 import './kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../ops/logger.js';
+import { explainingSocketFactory } from './tls-socket.js';
 
 /** One kafkajs client from the config: brokers, TLS, SASL, retry policy, and logs through pino. */
 export function createKafka(c: Config, log: Logger): Kafka {
@@ -28,7 +30,17 @@ export function createKafka(c: Config, log: Logger): Kafka {
       log[fn]({ component: 'kafkajs', ns: namespace, ...rest }, message);
     },
   };
-  if (c.kafkaSsl) cfg.ssl = c.kafkaSslCaFile ? { ca: [readFileSync(c.kafkaSslCaFile, 'utf8')] } : true;
+  if (c.kafkaSsl) {
+    // Files checked by parseConfig (checkKafkaTlsFiles); no CA file: Node's system CAs.
+    const tls: ConnectionOptions = {};
+    if (c.kafkaSslCaFile) tls.ca = [readFileSync(c.kafkaSslCaFile, 'utf8')];
+    if (c.kafkaSslCertFile) {
+      tls.cert = readFileSync(c.kafkaSslCertFile, 'utf8');
+      tls.key = readFileSync(c.kafkaSslKeyFile, 'utf8');
+    }
+    cfg.ssl = Object.keys(tls).length ? tls : true;
+    cfg.socketFactory = explainingSocketFactory({ caFile: c.kafkaSslCaFile, certFile: c.kafkaSslCertFile });
+  }
   if (c.kafkaSaslMechanism !== 'none') {
     cfg.sasl = { mechanism: c.kafkaSaslMechanism, username: c.kafkaSaslUsername, password: c.kafkaSaslSecret } as SASLOptions;
   }

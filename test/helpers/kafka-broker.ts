@@ -25,6 +25,18 @@ const JVM_OPTS = ['-Xms128m', '-Xmx384m', '-XX:+UseSerialGC', '-XX:TieredStopAtL
 
 export class KafkaBrokerError extends Error {}
 
+export interface KafkaBrokerOptions {
+  /**
+   * Also two TLS listeners (besides PLAINTEXT, which the test's own clients use): SSL (server
+   * certificate only) and MTLS (ssl.client.auth=required: mutual TLS). PEM files of the broker's
+   * key + certificate chain (one file, key first, PKCS#8 unencrypted) and of the CA it trusts for
+   * client certificates.
+   */
+  ssl?: { keystorePem: string; truststorePem: string };
+  /** Broker settings appended last (e.g. auto.create.topics.enable=false). */
+  props?: Record<string, string>;
+}
+
 /** Processes started here, killed if the test process exits without stopping them. */
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -40,6 +52,9 @@ export class KafkaBroker {
     readonly port: number,
     readonly controllerPort: number,
     private readonly propsPath: string,
+    /** Ports of the SSL and MTLS listeners (0: none). */
+    readonly sslPort = 0,
+    readonly mtlsPort = 0,
   ) {}
 
   /** "127.0.0.1:<port>" for KAFKA_BROKERS. */
@@ -47,27 +62,58 @@ export class KafkaBroker {
     return `127.0.0.1:${this.port}`;
   }
 
+  /** "127.0.0.1:<sslPort>" for KAFKA_BROKERS over TLS. */
+  get sslBrokers(): string {
+    if (!this.sslPort) throw new KafkaBrokerError('this broker has no SSL listener');
+    return `127.0.0.1:${this.sslPort}`;
+  }
+
+  /** "127.0.0.1:<mtlsPort>": the listener that requires a client certificate. */
+  get mtlsBrokers(): string {
+    if (!this.mtlsPort) throw new KafkaBrokerError('this broker has no MTLS listener');
+    return `127.0.0.1:${this.mtlsPort}`;
+  }
+
   get running(): boolean {
     return this.child !== null;
   }
 
   /** Writes the config and formats the storage; call start() next. */
-  static async create(): Promise<KafkaBroker> {
+  static async create(opts: KafkaBrokerOptions = {}): Promise<KafkaBroker> {
     if (!existsSync(join(LIBS, '.complete'))) throw new KafkaBrokerError(`no Kafka jars in ${LIBS}: run \`npm run infra:up\` once`);
     const dir = mkdtempSync(join(tmpdir(), 'scorestream-kafka-'));
     const port = await freePort();
     let controllerPort = await freePort();
     while (controllerPort === port) controllerPort = await freePort();
+    let sslPort = 0;
+    let mtlsPort = 0;
+    if (opts.ssl) {
+      while (sslPort === 0 || [port, controllerPort].includes(sslPort)) sslPort = await freePort();
+      while (mtlsPort === 0 || [port, controllerPort, sslPort].includes(mtlsPort)) mtlsPort = await freePort();
+    }
     const lines = readFileSync(TEMPLATE, 'utf8')
       .split('\n')
       .filter((l) => !REWRITTEN.test(l));
+    const ssl = opts.ssl ? `,SSL://127.0.0.1:${sslPort},MTLS://127.0.0.1:${mtlsPort}` : '';
     lines.push(
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
-      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${ssl}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${ssl}`,
+      `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${opts.ssl ? ',SSL:SSL,MTLS:SSL' : ''}`,
       `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
       `log.dirs=${join(dir, 'data')}`,
     );
+    if (opts.ssl) {
+      // Kafka 3.x reads PEM key stores directly: no keytool/JKS step needed.
+      lines.push(
+        'ssl.keystore.type=PEM',
+        `ssl.keystore.location=${opts.ssl.keystorePem}`,
+        'ssl.truststore.type=PEM',
+        `ssl.truststore.location=${opts.ssl.truststorePem}`,
+        'ssl.client.auth=none',
+        'listener.name.mtls.ssl.client.auth=required',
+      );
+    }
+    for (const [k, v] of Object.entries(opts.props ?? {})) lines.push(`${k}=${v}`);
     const propsPath = join(dir, 'server.properties');
     writeFileSync(propsPath, lines.join('\n') + '\n');
     // A KRaft cluster id is the base64url form of 16 random bytes (what `StorageTool random-uuid`
@@ -82,7 +128,7 @@ export class KafkaBroker {
       rmSync(dir, { recursive: true, force: true });
       throw new KafkaBrokerError(`formatting the test broker's storage failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
     }
-    return new KafkaBroker(dir, port, controllerPort, propsPath);
+    return new KafkaBroker(dir, port, controllerPort, propsPath, sslPort, mtlsPort);
   }
 
   /** Starts the broker (same ports, same data) and resolves once it answers a metadata request. */
