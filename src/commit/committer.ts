@@ -40,10 +40,13 @@ export class Committer {
   }
 
   private async once(): Promise<void> {
+    // commit() releases what is done before its first await, so the gauges below already count
+    // only what is not yet released.
+    const committed = this.output.commit();
     this.metrics.inFlight.set(this.partitions.size);
     this.updateLag(Date.now());
     this.backpressure.check();
-    await this.output.commit();
+    await committed;
   }
 
   private updateLag(now: number): void {

@@ -19,7 +19,10 @@ export interface OutputStrategy {
   assigned(added: readonly Partition[]): void;
   /** Partitions it no longer owns: nothing more is committed for them here. */
   revoked(removed: readonly Partition[]): void;
-  /** Commits what is done; the committer never calls it concurrently. */
+  /**
+   * Commits what is done; the committer never calls it concurrently. It releases the done
+   * offsets synchronously, before its first await (the committer reads the gauges right after).
+   */
   commit(): Promise<void>;
   /** Resolves once every output emitted so far is written or staged. */
   drain(): Promise<void>;
