@@ -3,7 +3,17 @@ import { errorMessage } from '../shared/errors.js';
 import { Hold, type Partition } from '../partitions/partition.js';
 import type { OutputContext, OutputStrategy } from './output-strategy.js';
 import type { OutputRecord } from './sink.js';
-import type { TransactionalOutput } from './transactional-output.js';
+import type { CommitEntry } from '../partitions/partition-offsets.js';
+
+/** Per-partition Kafka transactions (TransactionalOutput); the seam lets the bookkeeping be tested alone. */
+export interface Transactions {
+  /** Resolves once the partition's producer is initialised and the previous owner fenced. */
+  assign(topic: string, partition: number): Promise<void>;
+  revoke(topic: string, partition: number): void;
+  /** One transaction per entry (records + consumed offset); failed ones are retried next time. */
+  commit(entries: CommitEntry<OutputRecord>[]): Promise<{ committed: number; failed: Error[] }>;
+  close(): Promise<void>;
+}
 
 /**
  * Exactly-once: an output is staged on its input offset (done = staged) and each commit writes
@@ -14,7 +24,7 @@ import type { TransactionalOutput } from './transactional-output.js';
 export class ExactlyOnceOutput implements OutputStrategy {
   readonly guarantee = 'exactly-once' as const;
 
-  constructor(private readonly tx: TransactionalOutput, private readonly ctx: OutputContext) {}
+  constructor(private readonly tx: Transactions, private readonly ctx: OutputContext) {}
 
   emit(record: OutputRecord, part: Partition, offset: number): void {
     part.offsets.markDone(offset, record);

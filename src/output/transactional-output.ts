@@ -5,6 +5,7 @@ import type { Logger } from '../ops/logger.js';
 import { isFencedError } from '../kafka/kafka-errors.js';
 import type { CommitEntry } from '../partitions/partition-offsets.js';
 import { tpKey } from '../partitions/partition.js';
+import type { Transactions } from './exactly-once.js';
 import { sendSize, type OutputRecord } from './sink.js';
 
 export interface TransactionalOutputOptions {
@@ -30,7 +31,7 @@ interface PartitionTx {
  * (`<prefix>-<topic>-<partition>`): kafkajs sends no group generation with the offsets
  * (no KIP-447), so zombie fencing rests on the transactional id, which follows the partition.
  */
-export class TransactionalOutput {
+export class TransactionalOutput implements Transactions {
   private readonly txs = new Map<string, PartitionTx>();
 
   constructor(private readonly kafka: Kafka, private readonly opts: TransactionalOutputOptions, private readonly log: Logger) {}

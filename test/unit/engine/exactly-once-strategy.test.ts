@@ -1,0 +1,147 @@
+// The exactly-once strategy's bookkeeping, without a broker: hand-over holds a partition until
+// its producer fenced the previous owner, then seeks to the committed offset; each commit hands
+// the contiguous staged prefix with its offset to one transaction per partition; a revoked
+// partition is never committed or resumed here again; too many failed transactions are fatal.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import { Metrics } from '../../../src/ops/metrics.js';
+import { ExactlyOnceOutput, type Transactions } from '../../../src/output/exactly-once.js';
+import type { OutputRecord } from '../../../src/output/sink.js';
+import type { CommitEntry } from '../../../src/partitions/partition-offsets.js';
+import { Hold } from '../../../src/partitions/partition.js';
+import { Partitions } from '../../../src/partitions/partitions.js';
+import { FailureRateLimiter } from '../../../src/shared/backoff.js';
+import type { Source, TopicPartition } from '../../../src/source/source.js';
+
+const T = { timeout: 10_000 };
+
+/** Records what the strategy asks of its transactions; assign() resolves when the test says so. */
+class ScriptedTransactions implements Transactions {
+  readonly commits: CommitEntry<OutputRecord>[][] = [];
+  readonly revoked: string[] = [];
+  readonly fence = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+  failNext: Error | null = null;
+  assign(topic: string, partition: number): Promise<void> {
+    return new Promise((resolve, reject) => this.fence.set(`${topic}/${partition}`, { resolve, reject }));
+  }
+  revoke(topic: string, partition: number): void {
+    this.revoked.push(`${topic}/${partition}`);
+  }
+  async commit(entries: CommitEntry<OutputRecord>[]): Promise<{ committed: number; failed: Error[] }> {
+    this.commits.push(entries);
+    if (this.failNext) return { committed: 0, failed: [this.failNext] };
+    return { committed: entries.reduce((n, e) => n + e.payloads.length, 0), failed: [] };
+  }
+  async close(): Promise<void> {}
+}
+
+function setup(committedOffset = 7, maxFailures = 3) {
+  const calls: string[] = [];
+  const fmt = (tps: TopicPartition[]) => tps.map((t) => `${t.topic}/${t.partition}`).join(',');
+  const source = {
+    pause: (tps: TopicPartition[]) => void calls.push(`pause ${fmt(tps)}`),
+    resume: (tps: TopicPartition[]) => void calls.push(`resume ${fmt(tps)}`),
+    seek: (tp: TopicPartition, offset: number) => void calls.push(`seek ${fmt([tp])}@${offset}`),
+    committedOffset: async () => committedOffset,
+  } as unknown as Source;
+  const partitions = new Partitions(source, { outOfOrdernessMs: 0, allowedLatenessMs: 0 });
+  const tx = new ScriptedTransactions();
+  const fatal: Error[] = [];
+  const strategy = new ExactlyOnceOutput(tx, {
+    partitions,
+    source,
+    metrics: new Metrics(),
+    log: pino({ level: 'silent' }),
+    failures: new FailureRateLimiter(maxFailures, 60_000),
+    backoff: { initialMs: 1, maxMs: 1, multiplier: 1 },
+    onDone: () => {},
+    onFatal: (e) => void fatal.push(e),
+    stopping: () => false,
+  });
+  const assign = (tps: number[]) => {
+    const a = partitions.assign(tps.map((partition) => ({ topic: 'in', partition })));
+    strategy.revoked(a.revoked);
+    strategy.assigned(a.added);
+    return a;
+  };
+  return { calls, partitions, tx, strategy, fatal, assign };
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
+const out = (v: string): OutputRecord => ({ topic: 'out', key: null, value: v });
+
+test('a new partition stays held until its producer fenced the previous owner, then seeks to the committed offset', T, async () => {
+  const s = setup(7);
+  s.assign([0]);
+  const p = s.partitions.get('in', 0)!;
+  assert.ok(p.held(Hold.Fencing), 'held while fencing');
+  assert.equal(s.calls.at(-1), 'pause in/0');
+  s.tx.fence.get('in/0')!.resolve();
+  await settle();
+  await settle();
+  assert.equal(p.holds, 0, 'released');
+  assert.deepEqual(s.calls.slice(-2), ['seek in/0@7', 'resume in/0']);
+});
+
+test('commit hands each partition its contiguous staged prefix and the offset after it', T, async () => {
+  const s = setup();
+  s.assign([0, 1]);
+  for (const k of ['in/0', 'in/1']) s.tx.fence.get(k)!.resolve();
+  await settle();
+  const [p0, p1] = [s.partitions.get('in', 0)!, s.partitions.get('in', 1)!];
+  for (const o of [7, 8, 9]) p0.offsets.add(o);
+  p1.offsets.add(3);
+  s.strategy.emit(out('a9'), p0, 9);
+  s.strategy.emit(out('a7'), p0, 7);
+  s.strategy.emit(out('b3'), p1, 3);
+  await s.strategy.commit();
+  assert.deepEqual(
+    s.tx.commits[0].map((e) => [e.partition, e.offset, e.payloads.map((r) => r.value)]),
+    [
+      [0, 8, ['a7']],
+      [1, 4, ['b3']],
+    ],
+    'offset 8 is not staged yet: partition 0 commits only offset 7',
+  );
+  s.strategy.emit(out('a8'), p0, 8);
+  await s.strategy.commit();
+  assert.deepEqual(s.tx.commits[1].map((e) => [e.partition, e.offset, e.payloads.map((r) => r.value)]), [[0, 10, ['a8', 'a9']]]);
+});
+
+test('a revoked partition is never committed here again, and a fence finishing after the revoke does not resume it', T, async () => {
+  const s = setup();
+  s.assign([0, 1]);
+  s.tx.fence.get('in/0')!.resolve();
+  await settle();
+  const p0 = s.partitions.get('in', 0)!;
+  p0.offsets.add(0);
+  s.assign([1]);
+  assert.deepEqual(s.tx.revoked, ['in/0']);
+  s.strategy.emit(out('late'), p0, 0);
+  const before = s.calls.length;
+  s.tx.fence.get('in/1')!.resolve();
+  s.assign([]);
+  await settle();
+  await s.strategy.commit();
+  assert.deepEqual(s.tx.commits.at(-1), [], 'nothing to commit for revoked partitions');
+  // The only resume is the registry clearing kafkajs's paused flag of a partition revoked while held.
+  assert.deepEqual(s.calls.slice(before), ['resume in/1'], 'no seek, and the hand-over did not resume it');
+});
+
+test('failed transactions are retried at the next commit and become fatal past the failure limit', T, async () => {
+  const s = setup(0, 2);
+  s.assign([0]);
+  s.tx.fence.get('in/0')!.resolve();
+  await settle();
+  const p = s.partitions.get('in', 0)!;
+  p.offsets.add(0);
+  s.strategy.emit(out('x'), p, 0);
+  s.tx.failNext = new Error('broker said no');
+  await s.strategy.commit();
+  await s.strategy.commit();
+  assert.equal(s.fatal.length, 0, 'two failures are within the limit of 2');
+  await s.strategy.commit();
+  assert.equal(s.fatal.length, 1);
+  assert.equal(s.fatal[0].message, 'broker said no');
+});
