@@ -17,26 +17,9 @@ import { FeatureStoreError, errorMessage } from '../shared/errors.js';
 import { readModelMeta } from '../shared/model-meta.js';
 import type { RawRecord, Source, TopicPartition } from '../source/source.js';
 import { laneOptions, validationLimits } from './engine-options.js';
-import { selectOutput, type EngineOutput } from './select-output.js';
+import { selectOutput, type EngineParts, type EngineStats } from './engine-parts.js';
 
-export type { EngineOutput } from './select-output.js';
-
-export interface EngineParts {
-  source: Source;
-  featureStore: FeatureStore;
-  output: EngineOutput;
-}
-
-export interface EngineStats {
-  eventsIn: number;
-  predictions: number;
-  fallbacks: number;
-  deadLetters: number;
-  inFlight: number;
-  pausedPartitions: number;
-  workerRestarts: number;
-  modelVersion: string;
-}
+export type { EngineOutput, EngineParts, EngineStats } from './engine-parts.js';
 
 /**
  * Wires the data path — source → intake → features → lanes → predictions → output, with
