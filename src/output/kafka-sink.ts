@@ -1,6 +1,23 @@
 import '../kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import type { OutputRecord, Sink } from './sink.js';
+import { ScorestreamError } from '../shared/errors.js';
+
+/** A send named a topic the broker does not have (and will not auto-create). Retried: creating the topic resumes output. */
+export class MissingTopicError extends ScorestreamError {
+  constructor(readonly topics: string[], options: { cause: unknown }) {
+    super(`topic ${topics.join(', ')} does not exist on the broker (and it does not auto-create topics): create it; outputs wait and are re-sent`, options);
+  }
+}
+
+/** kafkajs's error for a missing topic, anywhere along the cause chain (retries wrap it). */
+function isUnknownTopic(err: unknown): boolean {
+  for (let e = err as { type?: string; cause?: unknown; originalError?: unknown } | undefined, i = 0; e && i < 5; i++) {
+    if (e.type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return false;
+}
 
 export function toTopicMessages(records: OutputRecord[]): TopicMessages[] {
   const byTopic = new Map<string, Message[]>();
@@ -29,7 +46,13 @@ export class KafkaSink implements Sink {
 
   async send(records: OutputRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.producer.sendBatch({ topicMessages: toTopicMessages(records), acks: -1 });
+    const topicMessages = toTopicMessages(records);
+    try {
+      await this.producer.sendBatch({ topicMessages, acks: -1 });
+    } catch (err) {
+      if (isUnknownTopic(err)) throw new MissingTopicError(topicMessages.map((t) => t.topic), { cause: err });
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

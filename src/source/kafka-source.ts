@@ -14,6 +14,15 @@ export interface KafkaSourceOptions {
   fetchMinBytes?: number;
 }
 
+/**
+ * How old the consumer's topic metadata may get. kafkajs notices partitions added to the input
+ * topic only when it refreshes metadata (then it rejoins the group: "Topic has been updated,
+ * resync group"); its default of 5 minutes left new partitions unread that long.
+ */
+const METADATA_MAX_AGE_MS = 10_000;
+/** While the input topic does not exist: how often to look again, and to say so. */
+const TOPIC_WAIT_MS = 3_000;
+
 /** Nominal size of one event record, for sizing fetches in events. */
 const NOMINAL_RECORD_BYTES = 128;
 
@@ -36,6 +45,8 @@ export class KafkaSource implements Source {
   readonly kind = 'kafka' as const;
   private readonly consumer: Consumer;
   private running = false;
+  /** stop() or close() was called (possibly while waiting for the input topic). */
+  private stopped = false;
   private admin: Promise<Admin> | null = null;
 
   constructor(private readonly kafka: Kafka, private readonly opts: KafkaSourceOptions, private readonly log: Logger) {
@@ -53,6 +64,9 @@ export class KafkaSource implements Source {
       maxWaitTimeInMs: opts.fetchMaxWaitMs ?? 5,
       minBytes: opts.fetchMinBytes ?? 65536,
       maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
+      metadataMaxAge: METADATA_MAX_AGE_MS,
+      // The input topic is someone else's to create (with its partition count): wait for it.
+      allowAutoTopicCreation: false,
       retry: { restartOnFailure: async (err) => opts.allowRestart(err) },
     });
   }
@@ -71,6 +85,8 @@ export class KafkaSource implements Source {
       this.log.error({ err, restart: e.payload.restart }, 'consumer crashed');
       if (!e.payload.restart) h.onFatal(err);
     });
+    await this.waitForTopic();
+    if (this.stopped) return;
     await c.connect();
     await c.subscribe({ topic: this.opts.topic, fromBeginning: true });
     this.running = true;
@@ -91,6 +107,37 @@ export class KafkaSource implements Source {
     });
   }
 
+  /**
+   * Returns once the input topic exists (or stop() was called). Subscribing to a missing topic
+   * fails after kafkajs's retries and would end the process; an engine deployed before its
+   * topic should start consuming when the topic appears.
+   */
+  private async waitForTopic(): Promise<void> {
+    const admin = await this.sharedAdmin();
+    const since = Date.now();
+    for (let waited = false; ; waited = true) {
+      if ((await admin.listTopics()).includes(this.opts.topic)) {
+        if (waited) this.log.info({ topic: this.opts.topic, waitedMs: Date.now() - since }, 'input topic exists; subscribing');
+        return;
+      }
+      if (this.stopped) return;
+      this.log.warn({ topic: this.opts.topic, waitingMs: Date.now() - since }, 'input topic does not exist yet; waiting for it to be created');
+      await new Promise((r) => setTimeout(r, TOPIC_WAIT_MS));
+    }
+  }
+
+  private sharedAdmin(): Promise<Admin> {
+    this.admin ??= (async () => {
+      const a = this.kafka.admin();
+      await a.connect();
+      return a;
+    })();
+    return this.admin.catch((err) => {
+      this.admin = null;
+      throw err;
+    });
+  }
+
   pause(partitions: TopicPartition[]): void {
     if (this.running) this.consumer.pause(group(partitions));
   }
@@ -101,15 +148,7 @@ export class KafkaSource implements Source {
 
   /** The group's committed offset of a partition, or the partition's earliest offset when none (the group starts from the beginning). */
   async committedOffset(tp: TopicPartition): Promise<number> {
-    this.admin ??= (async () => {
-      const a = this.kafka.admin();
-      await a.connect();
-      return a;
-    })();
-    const admin = await this.admin.catch((err) => {
-      this.admin = null;
-      throw err;
-    });
+    const admin = await this.sharedAdmin();
     const [t] = await admin.fetchOffsets({ groupId: this.opts.groupId, topics: [tp.topic] });
     const committed = Number(t?.partitions.find((p) => p.partition === tp.partition)?.offset ?? -1);
     if (committed >= 0) return committed;
@@ -134,11 +173,14 @@ export class KafkaSource implements Source {
    * fetches (heartbeats go on); close() leaves the group after that commit.
    */
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (!this.running) return; // still waiting for the input topic: nothing fetched
     this.running = false;
     this.consumer.pause([{ topic: this.opts.topic }]);
   }
 
   async close(): Promise<void> {
+    this.stopped = true;
     const admin = this.admin;
     this.admin = null;
     if (admin) await admin.then((a) => a.disconnect()).catch(() => {});
