@@ -6,14 +6,18 @@ the data and the pinned library versions (models/requirements.txt). Re-running y
 model.onnx, hence the same model_version. Only model.json's `trained_at` varies, and only when
 SOURCE_DATE_EPOCH is unset; the hash never covers it.
 
-Usage: python3 models/train.py [--out models/] [--n-estimators 100] [--seed 42]
-  --n-estimators and --seed (the forest's random_state) change the forest, not the simulated data:
+Usage: python3 models/train.py [--out models/] [--features models/feature-sets/default.json]
+                                [--model rf|gbt] [--n-estimators 100] [--max-depth 8] [--seed 42]
+  --n-estimators and --seed (the model's random_state) change the model, not the simulated data:
   models/fixtures/alt/ is `--n-estimators 10 --seed 7`, a second valid model for hot-reload tests.
+  The heavy model: `--features models/feature-sets/clickstream-26.json --model gbt
+  --n-estimators 1000 --max-depth 8 --out models/gbt-26`.
 
-Features (what the engine's update-then-read per-user hash returns for an event, after applying it):
-  views, cart_adds, purchases  counts over the user's current history, this event included; the hash
-                               has a 24 h TTL refreshed on every event, so counts restart after a gap
-                               of >= 24 h
+Features: the declaration file (--features) lists them; features.py computes them with the
+engine's semantics (update-then-read per event, the per-user hash's 24 h TTL refreshed on every
+event, so state restarts after a gap of >= 24 h) and model.json carries the declaration, which
+the engine computes identically (golden vectors: models/golden/). The default set:
+  views, cart_adds, purchases  counts over the user's current history, this event included
   minutes_since_prev           (ts - previous ts) / 60000 as a float, clamped to [0, 1440]; 1440 for
                                a user's first event and the first event after a >= 24 h gap
 Cold start (a user with no history): [0, 0, 0, 1440].
@@ -38,8 +42,11 @@ import skl2onnx
 import sklearn
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.metrics import roc_auc_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from features import EVENT_TYPE_CODES, FeatureSet, OfflineStore  # noqa: E402
 
 SEED = 20250106
 N_USERS = 5_000
@@ -48,13 +55,14 @@ T0_MS = 1_736_121_600_000  # 2025-01-06T00:00:00Z
 MIN_MS = 60_000
 DAY_MS = 24 * 60 * MIN_MS
 TTL_MS = DAY_MS  # Redis hash TTL: 24 h
-GAP_CAP_MIN = 1440.0
 LABEL_WINDOW_MS = 30 * MIN_MS
 HOLDOUT_USER_FRACTION = 0.2
 
-FEATURE_NAMES = ["views", "cart_adds", "purchases", "minutes_since_prev"]
-COLD_START = [0.0, 0.0, 0.0, GAP_CAP_MIN]
-VIEW, CART, PURCHASE = 0, 1, 2
+VIEW, CART, PURCHASE = EVENT_TYPE_CODES["view"], EVENT_TYPE_CODES["add_to_cart"], EVENT_TYPE_CODES["purchase"]
+DEFAULT_FEATURES = Path(__file__).resolve().parent / "feature-sets" / "default.json"
+# Categories come from their own generator, so the default model's data (and bytes) do not change.
+CATEGORY_SEED = 20251201
+CATEGORIES = ["books", "electronics", "fashion", "home", "toys", "sports", "garden", "music"]
 
 N_ESTIMATORS = 100
 FOREST_SEED = 42
@@ -136,28 +144,21 @@ def simulate_clickstream(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
     return user[order], ts[order], code[order]
 
 
-def engine_features(user: np.ndarray, ts: np.ndarray, code: np.ndarray) -> np.ndarray:
+def assign_categories(user: np.ndarray) -> list[str]:
+    """A category per event: each user mostly browses a favourite one (own generator: see CATEGORY_SEED)."""
+    crng = np.random.default_rng(CATEGORY_SEED)
+    fav = crng.integers(0, len(CATEGORIES), size=N_USERS)
+    pick = crng.integers(0, len(CATEGORIES), size=len(user))
+    keep = crng.random(len(user)) < 0.7
+    return [CATEGORIES[int(fav[u]) if k else int(c)] for u, k, c in zip(user, keep, pick)]
+
+
+def engine_features(fs: FeatureSet, user: np.ndarray, ts: np.ndarray, code: np.ndarray, cats: list[str]) -> np.ndarray:
     """Features per event exactly as the engine's update-then-read hash yields them (float32)."""
-    n = len(user)
-    x = np.empty((n, 4), dtype=np.float64)
-    prev_user, prev_ts = -1, 0
-    v = c = p = 0
-    for i in range(n):
-        u, t = int(user[i]), int(ts[i])
-        if u != prev_user or t - prev_ts >= TTL_MS:
-            v, c, p = int(COLD_START[0]), int(COLD_START[1]), int(COLD_START[2])
-            gap = COLD_START[3]
-        else:
-            gap = min(max((t - prev_ts) / MIN_MS, 0.0), GAP_CAP_MIN)
-        k = int(code[i])
-        if k == VIEW:
-            v += 1
-        elif k == CART:
-            c += 1
-        else:
-            p += 1
-        x[i] = (v, c, p, gap)
-        prev_user, prev_ts = u, t
+    store = OfflineStore(fs, ttl_ms=TTL_MS)
+    x = np.empty((len(user), fs.width), dtype=np.float64)
+    for i in range(len(user)):
+        x[i] = store.update(str(int(user[i])), int(code[i]), cats[i], int(ts[i]))[0]
     return x.astype(np.float32)
 
 
@@ -176,16 +177,16 @@ def labels(user: np.ndarray, ts: np.ndarray, code: np.ndarray) -> np.ndarray:
     return y
 
 
-def export_onnx(model: RandomForestClassifier) -> bytes:
+def export_onnx(model, width: int, name: str) -> bytes:
     onx = convert_sklearn(
         model,
-        name="scorestream_purchase_rf",
-        initial_types=[("features", FloatTensorType([None, 4]))],
+        name=name,
+        initial_types=[("features", FloatTensorType([None, width]))],
         options={id(model): {"zipmap": False}},
         target_opset=OPSET,
     )
     # Strip everything that could vary between runs (skl2onnx names the graph with a uuid).
-    onx.graph.name = "scorestream_purchase_rf"
+    onx.graph.name = name
     onx.graph.doc_string = ""
     onx.doc_string = ""
     onx.producer_name = "skl2onnx"
@@ -215,16 +216,22 @@ def compact_json(obj: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent), help="output directory (default: models/)")
-    ap.add_argument("--n-estimators", type=int, default=N_ESTIMATORS, help=f"trees in the forest (default {N_ESTIMATORS})")
-    ap.add_argument("--seed", type=int, default=FOREST_SEED, help=f"the forest's random_state (default {FOREST_SEED})")
+    ap.add_argument("--features", default=str(DEFAULT_FEATURES), help="feature declaration (JSON list; default: feature-sets/default.json)")
+    ap.add_argument("--model", choices=["rf", "gbt"], default="rf", help="rf: RandomForest; gbt: HistGradientBoosting (default rf)")
+    ap.add_argument("--n-estimators", type=int, default=N_ESTIMATORS, help=f"trees (rf) or boosting iterations (gbt) (default {N_ESTIMATORS})")
+    ap.add_argument("--max-depth", type=int, default=MAX_DEPTH, help=f"tree depth (default {MAX_DEPTH})")
+    ap.add_argument("--seed", type=int, default=FOREST_SEED, help=f"the model's random_state (default {FOREST_SEED})")
     args = ap.parse_args()
+    declaration = json.loads(Path(args.features).read_text())
+    fs = FeatureSet(declaration)
     out = Path(args.out)
     (out / "fixtures").mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
     rng = np.random.default_rng(SEED)
     user, ts, code = simulate_clickstream(rng)
-    x = engine_features(user, ts, code)
+    cats = assign_categories(user)
+    x = engine_features(fs, user, ts, code, cats)
     y = labels(user, ts, code)
     n = len(y)
     shares = np.bincount(code, minlength=3) / n
@@ -236,21 +243,29 @@ def main() -> None:
     is_holdout = np.isin(user, holdout_users)
     x_tr, y_tr, x_ho, y_ho = x[~is_holdout], y[~is_holdout], x[is_holdout], y[is_holdout]
 
-    model = RandomForestClassifier(n_estimators=args.n_estimators, max_depth=MAX_DEPTH, random_state=args.seed, n_jobs=1)
+    if args.model == "rf":
+        name = "scorestream_purchase_rf"
+        model = RandomForestClassifier(n_estimators=args.n_estimators, max_depth=args.max_depth, random_state=args.seed, n_jobs=1)
+    else:
+        name = "scorestream_purchase_gbt"
+        # No early stopping: the iteration count is the declared cost of the model.
+        model = HistGradientBoostingClassifier(max_iter=args.n_estimators, max_depth=args.max_depth, max_leaf_nodes=63,
+                                               learning_rate=0.03, l2_regularization=1.0, early_stopping=False,
+                                               random_state=args.seed)
     model.fit(x_tr, y_tr)
     if list(model.classes_) != [0, 1]:
         sys.exit(f"unexpected classes {model.classes_}")
     p_ho = model.predict_proba(x_ho)[:, 1]
     auc = float(roc_auc_score(y_ho, p_ho))
 
-    blob = export_onnx(model)
+    blob = export_onnx(model, fs.width, name)
     sha = hashlib.sha256(blob).hexdigest()
     (out / "model.onnx").write_bytes(blob)
 
     sess = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
     # Fixture: the cold-start vector, then plausible rows drawn from holdout features (float32 already).
     pick = rng.choice(len(x_ho), size=N_FIXTURE_ROWS, replace=False)
-    rows = np.vstack([np.asarray([COLD_START], dtype=np.float32), x_ho[np.sort(pick)]]).astype(np.float32)
+    rows = np.vstack([np.asarray([fs.cold_start], dtype=np.float32), x_ho[np.sort(pick)]]).astype(np.float32)
     p_sk = model.predict_proba(rows)[:, 1]
     label_onnx, proba_onnx = sess.run(["label", "probabilities"], {"features": rows})
     p_onnx = proba_onnx[:, 1].astype(np.float64)
@@ -267,20 +282,22 @@ def main() -> None:
     sde = os.environ.get("SOURCE_DATE_EPOCH")
     when = dt.datetime.fromtimestamp(int(sde), dt.timezone.utc) if sde else dt.datetime.now(dt.timezone.utc)
     meta = {
-        "name": "scorestream_purchase_rf",
-        "feature_names": FEATURE_NAMES,
+        "name": name,
+        "feature_names": fs.names,
+        "features": declaration,
         "input_name": "features",
         "output_names": {"label": "label", "probabilities": "probabilities"},
         "positive_class_index": 1,
-        "cold_start": COLD_START,
+        "cold_start": fs.cold_start,
         "fallback_prediction": 0.5,
         "model_version": sha[:12],
         "sha256": sha,
         "trained_at": when.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "holdout_auc": round(auc, 6),
+        "algorithm": type(model).__name__,
         "n_estimators": args.n_estimators,
         "forest_seed": args.seed,
-        "max_depth": MAX_DEPTH,
+        "max_depth": args.max_depth,
         "train_rows": int(len(y_tr)),
         "holdout_rows": int(len(y_ho)),
         "sklearn_version": sklearn.__version__,
@@ -289,7 +306,6 @@ def main() -> None:
         "opset": OPSET[""],
         "opset_ai_onnx_ml": OPSET["ai.onnx.ml"],
         "feature_ttl_seconds": TTL_MS // 1000,
-        "gap_cap_minutes": GAP_CAP_MIN,
         "label": "user purchases within 30 minutes after this event",
     }
     (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")

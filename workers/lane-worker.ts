@@ -2,7 +2,8 @@ import { threadId } from 'node:worker_threads';
 import { MicroBatcher } from './micro-batcher.js';
 import { ModelSession } from './model-session.js';
 import type { FromWorker, LaneExit, LaneInit, ToWorker } from '../src/shared/lane-protocol.js';
-import { toErrorData, type ErrorData } from '../src/shared/errors.js';
+import { ModelLoadError, toErrorData, type ErrorData } from '../src/shared/errors.js';
+import { sameDeclaredFeatures } from '../src/shared/model-meta.js';
 
 interface Job {
   id: number;
@@ -41,7 +42,8 @@ export default async function runLane(init: LaneInit): Promise<LaneExit> {
 
   const batcher = new MicroBatcher<Job>({ maxBatch: init.maxBatch, maxWaitUs: init.maxWaitUs }, async (jobs, rows) => {
     const m = model!;
-    const features = new Float32Array(rows * 4);
+    const w = m.width;
+    const features = new Float32Array(rows * w);
     let at = 0;
     for (const j of jobs) {
       features.set(j.features, at);
@@ -56,7 +58,7 @@ export default async function runLane(init: LaneInit): Promise<LaneExit> {
       // past the batch sizes the forest is fast at.
       for (let r = 0; r < rows; r += init.maxBatch) {
         const k = Math.min(init.maxBatch, rows - r);
-        probs.set(await m.score(features.subarray(r * 4, (r + k) * 4), k), r);
+        probs.set(await m.score(features.subarray(r * w, (r + k) * w), k), r);
       }
     } catch (err) {
       probs = null;
@@ -120,6 +122,10 @@ export default async function runLane(init: LaneInit): Promise<LaneExit> {
   async function stage(id: number, modelPath: string, metaPath: string): Promise<void> {
     try {
       const next = await ModelSession.load(modelPath, metaPath);
+      if (model && !sameDeclaredFeatures(model.meta, next.meta)) {
+        void next.release();
+        throw new ModelLoadError(modelPath, `declares other features (${next.meta.feature_names.join(', ')}) than the running model (${model.meta.feature_names.join(', ')}); changing the feature set needs a restart`);
+      }
       staged.set(id, next);
       post({ t: 'reload_ready', id, modelVersion: next.version });
     } catch (err) {

@@ -1,8 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { InferenceError, ModelLoadError } from '../src/shared/errors.js';
-import { defaultMetaPath, readModelBytes, readModelMeta, type ModelMeta } from '../src/shared/model-meta.js';
-
-const FEATURES = 4;
+import { defaultMetaPath, modelWidth, readModelBytes, readModelMeta, type ModelMeta } from '../src/shared/model-meta.js';
 
 /**
  * One ONNX session, loaded once per worker thread. Single-threaded intra-op: parallelism comes
@@ -14,6 +12,8 @@ export class ModelSession {
     readonly meta: ModelMeta,
     readonly version: string,
     readonly path: string,
+    /** Features per row: the declared width, checked against the model's input shape. */
+    readonly width: number,
   ) {}
 
   /** Loads and checks a model; throws ModelLoadError naming the file on any problem. */
@@ -37,7 +37,14 @@ export class ModelSession {
     if (!session.outputNames.includes(meta.output_names.probabilities)) {
       throw new ModelLoadError(modelPath, `has outputs [${session.outputNames}] but model.json names '${meta.output_names.probabilities}'`);
     }
-    const model = new ModelSession(session, meta, version, modelPath);
+    const width = modelWidth(meta);
+    // The input's last dimension, when the model fixes it (skl2onnx does: [None, width]).
+    const shape = session.inputMetadata.find((i) => i.name === meta.input_name);
+    const cols = shape && 'shape' in shape ? shape.shape[shape.shape.length - 1] : undefined;
+    if (typeof cols === 'number' && cols > 0 && cols !== width) {
+      throw new ModelLoadError(modelPath, `takes ${cols} features per row but model.json declares ${width} (${meta.feature_names.join(', ')})`);
+    }
+    const model = new ModelSession(session, meta, version, modelPath, width);
     // A model that loads but cannot score the cold-start vector must never serve.
     let p: number;
     try {
@@ -49,9 +56,10 @@ export class ModelSession {
     return model;
   }
 
-  /** Probability of the positive class for each of `n` rows of `features` (row-major, 4 per row). */
+  /** Probability of the positive class for each of `n` rows of `features` (row-major, `width` per row). */
   async score(features: Float32Array, n: number): Promise<Float32Array> {
-    const input = new ort.Tensor('float32', features.length === n * FEATURES ? features : features.subarray(0, n * FEATURES), [n, FEATURES]);
+    const w = this.width;
+    const input = new ort.Tensor('float32', features.length === n * w ? features : features.subarray(0, n * w), [n, w]);
     let out: ort.InferenceSession.OnnxValueMapType;
     try {
       out = await this.session.run({ [this.meta.input_name]: input }, [this.meta.output_names.probabilities]);

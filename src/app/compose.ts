@@ -3,6 +3,7 @@ import type { Config } from '../config/config.js';
 import type { FeatureStore } from '../features/feature-store.js';
 import { MemoryFeatureStore } from '../features/memory-feature-store.js';
 import { RedisFeatureStore, redactUrl } from '../features/redis-feature-store.js';
+import { loadFeatureSet } from '../features/feature-set.js';
 import { createKafka } from '../kafka/kafka-client.js';
 import type { Logger } from '../ops/logger.js';
 import { KafkaSink } from '../output/kafka-sink.js';
@@ -10,7 +11,6 @@ import { StreamSink } from '../output/stream-sink.js';
 import { TransactionalOutput } from '../output/transactional-output.js';
 import { FailureRateLimiter } from '../shared/backoff.js';
 import { errorMessage } from '../shared/errors.js';
-import { readModelMeta } from '../shared/model-meta.js';
 import { FileSource } from '../source/file-source.js';
 import { GeneratorSource } from '../source/generator-source.js';
 import { KafkaSource, fetchBytesPerPartition } from '../source/kafka-source.js';
@@ -47,8 +47,9 @@ export async function buildParts(c: Config, log: Logger): Promise<EngineParts> {
 }
 
 async function buildFeatureStore(c: Config, log: Logger): Promise<FeatureStore> {
-  const meta = readModelMeta(c.resolvedMetaPath);
-  const storeOpts = { ttlSeconds: c.featureTtlSeconds, coldStart: meta.cold_start, gapCapMinutes: 1440 };
+  // The model's declared features; a bad declaration is a FeatureSetError (exit 2) before anything starts.
+  const featureSet = loadFeatureSet(c.resolvedMetaPath);
+  const storeOpts = { ttlSeconds: c.featureTtlSeconds, featureSet };
   if (c.featureStoreKind !== 'redis') return new MemoryFeatureStore(storeOpts);
   let url = c.redisUrl;
   if (c.redisPassword) {
@@ -63,7 +64,7 @@ async function buildFeatureStore(c: Config, log: Logger): Promise<FeatureStore> 
     clusterNodes: c.redisClusterNodes ? c.redisClusterNodes.split(',') : undefined,
     commandTimeoutMs: c.redisCommandTimeoutMs,
     reconnect: { initialMs: c.reconnectInitialMs, maxMs: c.reconnectMaxMs, multiplier: c.reconnectMultiplier },
-    onConnectionChange: (up, err) => (up ? log.info({ redis: redactUrl(c.redisUrl) }, 'redis connected') : log.warn({ err: err?.message }, 'redis unavailable; scoring falls back until it returns')),
+    onConnectionChange: (up, err) => (up ? log.info({ redis: redactUrl(c.redisUrl), keyPrefix: store.userKeyPrefix }, 'redis connected') : log.warn({ err: err?.message }, 'redis unavailable; scoring falls back until it returns')),
   });
   // Start even if Redis is down (events fall back until it returns), but say so.
   await store.connect().catch((err) => log.warn({ err: errorMessage(err) }, 'redis not reachable at start'));

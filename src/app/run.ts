@@ -3,7 +3,7 @@ import { createLogger } from '../ops/logger.js';
 import { HttpServer } from '../ops/http-server.js';
 import { Metrics } from '../ops/metrics.js';
 import { notReadyReasons } from '../ops/readiness.js';
-import { ConfigError, ModelLoadError, ScorestreamError, errorMessage } from '../shared/errors.js';
+import { ConfigError, FeatureSetError, ModelLoadError, ScorestreamError, errorMessage } from '../shared/errors.js';
 import { buildParts } from './compose.js';
 import { Engine } from './engine.js';
 import { watchModelFiles } from './model-watch.js';
@@ -35,6 +35,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
   try {
     engine = new Engine(config, await buildParts(config, log), log, metrics);
   } catch (err) {
+    // A bad feature declaration is configuration (exit 2); a model that cannot load is exit 1.
+    if (err instanceof FeatureSetError) return fail(2, err.message);
     if (err instanceof ScorestreamError) return fail(1, err.message);
     throw err;
   }

@@ -8,7 +8,7 @@ import { newFeatureBatch, type FeatureResult, type FeatureStore } from './featur
 export const MAX_FEATURE_BATCH = 1024;
 
 export interface FeatureStageEvents {
-  /** Features for `items`, in order (FEATURES_PER_EVENT floats per item). */
+  /** Features for `items`, in order (the declared set's width of floats per item). */
   scored(items: EventInFlight[], result: FeatureResult): void;
   /** The store stayed unavailable through every retry. */
   failed(items: EventInFlight[], err: Error, attempts: number): void;
@@ -55,6 +55,7 @@ export class FeatureStage {
         const it = items[i];
         batch.userIds[i] = it.ev.user_id;
         batch.codes[i] = EVENT_TYPE_CODE[it.ev.event_type];
+        batch.categories[i] = it.ev.category;
         batch.timestamps[i] = it.ev.timestamp_ms;
         batch.sources[i] = it.part.source;
         batch.offsets[i] = it.rec.offset;

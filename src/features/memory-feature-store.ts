@@ -1,30 +1,27 @@
 import type { FeatureBatch, FeatureResult, FeatureStore, FeatureStoreOptions } from './feature-store.js';
-import { FEATURES_PER_EVENT } from './feature-store.js';
+import { storeFeatureSet } from './feature-store.js';
+import type { FeatureSet } from './feature-set.js';
+import { applyEvent, newUserState, type UserFeatureState } from './feature-kinds.js';
 
-interface UserState {
-  v: number;
-  c: number;
-  p: number;
-  /** Last event time (ms), never moves backwards. */
-  t: number;
-  /** minutes_since_prev at the last applied event. */
-  g: number;
+interface UserState extends UserFeatureState {
   guards: Map<string, number>;
   expiresAt: number;
 }
 
 /**
- * In-process feature store with the semantics of feature-update.lua (TTL, update-and-read,
- * replay guard). Used by the embedded default; state lives in the main thread, so a worker
- * crash loses none of it.
+ * In-process feature store with the semantics of the Redis script (TTL, update-and-read,
+ * replay guard), computing the declared features with feature-kinds.ts. Used by the embedded
+ * default; state lives in the main thread, so a worker crash loses none of it.
  */
 export class MemoryFeatureStore implements FeatureStore {
   readonly kind = 'memory' as const;
   readonly available = true;
+  readonly featureSet: FeatureSet;
   private readonly users = new Map<string, UserState>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly opts: FeatureStoreOptions, private readonly now: () => number = Date.now) {
+    this.featureSet = storeFeatureSet(opts);
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
   }
@@ -34,12 +31,13 @@ export class MemoryFeatureStore implements FeatureStore {
   }
 
   async updateAndRead(batch: FeatureBatch): Promise<FeatureResult> {
+    const set = this.featureSet;
+    const w = set.width;
     const n = batch.userIds.length;
-    const features = new Float32Array(n * FEATURES_PER_EVENT);
+    const features = new Float32Array(n * w);
     const replayed = new Uint8Array(n);
     const now = this.now();
     const ttlMs = this.opts.ttlSeconds * 1000;
-    const cs = this.opts.coldStart;
     for (let i = 0; i < n; i++) {
       const id = batch.userIds[i];
       let u = this.users.get(id);
@@ -49,34 +47,19 @@ export class MemoryFeatureStore implements FeatureStore {
       }
       const offset = batch.offsets[i];
       const last = u?.guards.get(batch.sources[i]);
-      const o = i * FEATURES_PER_EVENT;
       if (u && last !== undefined && last >= offset) {
-        features[o] = u.v;
-        features[o + 1] = u.c;
-        features[o + 2] = u.p;
-        features[o + 3] = u.g;
+        features.set(u.vals, i * w);
         replayed[i] = 1;
         continue;
       }
-      let ts = batch.timestamps[i];
       if (!u) {
-        u = { v: cs[0], c: cs[1], p: cs[2], t: ts, g: cs[3], guards: new Map(), expiresAt: 0 };
+        u = { ...newUserState(set), guards: new Map(), expiresAt: 0 };
         this.users.set(id, u);
-      } else {
-        u.g = Math.min(Math.max((ts - u.t) / 60000, 0), this.opts.gapCapMinutes);
-        if (ts < u.t) ts = u.t;
-        u.t = ts;
       }
-      const code = batch.codes[i];
-      if (code === 0) u.v++;
-      else if (code === 1) u.c++;
-      else u.p++;
+      applyEvent(set, u, batch.codes[i], batch.categories[i] ?? '', batch.timestamps[i]);
       u.guards.set(batch.sources[i], offset);
       u.expiresAt = now + ttlMs;
-      features[o] = u.v;
-      features[o + 1] = u.c;
-      features[o + 2] = u.p;
-      features[o + 3] = u.g;
+      features.set(u.vals, i * w);
     }
     return { features, replayed };
   }
@@ -84,7 +67,7 @@ export class MemoryFeatureStore implements FeatureStore {
   async read(userId: string): Promise<number[] | null> {
     const u = this.users.get(userId);
     if (!u || u.expiresAt <= this.now()) return null;
-    return [u.v, u.c, u.p, Math.fround(u.g)];
+    return Array.from(u.vals, Math.fround);
   }
 
   async ping(): Promise<void> {}

@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { FeatureStoreError } from '../shared/errors.js';
 import type { FeatureBatch, FeatureResult, FeatureStore, FeatureStoreOptions } from './feature-store.js';
-import { FEATURES_PER_EVENT, guardField } from './feature-store.js';
+import { guardField, storeFeatureSet } from './feature-store.js';
+import type { FeatureSet } from './feature-set.js';
+import { generateLua } from './feature-lua.js';
 import type { BackoffOptions } from '../shared/backoff.js';
 import { backoffDelay } from '../shared/backoff.js';
-
-const SCRIPT = readFileSync(new URL('./feature-update.lua', import.meta.url), 'utf8');
 
 /**
  * Longest wait between Redis reconnect attempts, below RECONNECT_MAX_MS: while Redis is down
@@ -18,7 +17,11 @@ const MAX_RECONNECT_DELAY_MS = 500;
 
 export interface RedisFeatureStoreOptions extends FeatureStoreOptions {
   url: string;
-  /** Prefix of user hash keys. Default 'ss:u:'. */
+  /**
+   * Prefix of user hash keys. Default 'ss:u:'. The feature set's hash is appended (keys are
+   * `<keyPrefix><set hash>:<user>`), so a restart with another feature set never reads state
+   * that another set wrote.
+   */
   keyPrefix: string;
   /** A command that takes longer fails (the batch falls back). Default 1000 ms. */
   commandTimeoutMs: number;
@@ -35,17 +38,25 @@ type ScriptClient = (Redis | Cluster) & {
 };
 
 /**
- * Redis-backed feature store: one hash per user with TTL, one Lua call per batch
- * (feature-update.lua), so a batch costs one round trip whatever its size.
+ * Redis-backed feature store: one hash per user with TTL, one Lua call per batch (the script
+ * feature-lua.ts generates from the declared set), so a batch costs one round trip whatever
+ * its size.
  */
 export class RedisFeatureStore implements FeatureStore {
   readonly kind = 'redis' as const;
+  readonly featureSet: FeatureSet;
+  /** keyPrefix + the feature set's hash + ':'. */
+  readonly userKeyPrefix: string;
   private readonly client: ScriptClient;
-  private readonly fixedArgs: (string | number)[];
+  private readonly width: number;
 
   private readonly cluster: boolean;
 
   constructor(private readonly opts: RedisFeatureStoreOptions) {
+    this.featureSet = storeFeatureSet(opts);
+    this.width = this.featureSet.width;
+    this.userKeyPrefix = featureKeyPrefix(opts.keyPrefix, this.featureSet);
+    const SCRIPT = generateLua(this.featureSet);
     let attempt = 0;
     const retryStrategy = () => Math.min(MAX_RECONNECT_DELAY_MS, backoffDelay(opts.reconnect, attempt++));
     const options: RedisOptions = {
@@ -90,8 +101,6 @@ export class RedisFeatureStore implements FeatureStore {
       opts.onConnectionChange?.(true);
     });
     this.client.on('error', (err: Error) => opts.onConnectionChange?.(false, err));
-    const cs = opts.coldStart;
-    this.fixedArgs = [opts.ttlSeconds, cs[0], cs[1], cs[2], cs[3], opts.gapCapMinutes];
   }
 
   get available(): boolean {
@@ -109,16 +118,15 @@ export class RedisFeatureStore implements FeatureStore {
   async updateAndRead(batch: FeatureBatch): Promise<FeatureResult> {
     const buf = this.cluster ? await this.callPerKey(batch) : await this.callBatch(batch);
     const n = batch.userIds.length;
-    if (buf.length !== n * 20) throw new FeatureStoreError(`feature script returned ${buf.length} bytes for ${n} events`);
-    const features = new Float32Array(n * FEATURES_PER_EVENT);
+    const w = this.width;
+    const rowBytes = (w + 1) * 4;
+    if (buf.length !== n * rowBytes) throw new FeatureStoreError(`feature script returned ${buf.length} bytes for ${n} events of ${w} features`);
+    const features = new Float32Array(n * w);
     const replayed = new Uint8Array(n);
-    for (let i = 0, o = 0; i < n; i++, o += 20) {
-      const f = i * FEATURES_PER_EVENT;
-      features[f] = buf.readFloatLE(o);
-      features[f + 1] = buf.readFloatLE(o + 4);
-      features[f + 2] = buf.readFloatLE(o + 8);
-      features[f + 3] = buf.readFloatLE(o + 12);
-      replayed[i] = buf.readFloatLE(o + 16) === 1 ? 1 : 0;
+    for (let i = 0, o = 0, f = 0; i < n; i++) {
+      for (let k = 0; k < w; k++, o += 4) features[f++] = buf.readFloatLE(o);
+      replayed[i] = buf.readFloatLE(o) === 1 ? 1 : 0;
+      o += 4;
     }
     return { features, replayed };
   }
@@ -126,14 +134,15 @@ export class RedisFeatureStore implements FeatureStore {
   /** Single Redis: the whole batch in one script call (all keys on one server). */
   private async callBatch(batch: FeatureBatch): Promise<Buffer> {
     const n = batch.userIds.length;
-    const args: (string | number)[] = new Array(n + this.fixedArgs.length + n * 4);
-    const prefix = this.opts.keyPrefix;
+    const args: (string | number)[] = new Array(n + 1 + n * 5);
+    const prefix = this.userKeyPrefix;
     for (let i = 0; i < n; i++) args[i] = prefix + batch.userIds[i];
     let j = n;
-    for (const a of this.fixedArgs) args[j++] = a;
+    args[j++] = this.opts.ttlSeconds;
     for (let i = 0; i < n; i++) {
       args[j++] = batch.codes[i];
       args[j++] = batch.timestamps[i];
+      args[j++] = batch.categories[i] ?? '';
       args[j++] = guardField(batch.sources[i]);
       args[j++] = batch.offsets[i];
     }
@@ -151,10 +160,10 @@ export class RedisFeatureStore implements FeatureStore {
    */
   private async callPerKey(batch: FeatureBatch): Promise<Buffer> {
     const n = batch.userIds.length;
-    const [ttl, c0, c1, c2, c3, cap] = this.fixedArgs;
+    const ttl = this.opts.ttlSeconds;
     const calls: Promise<Buffer>[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      calls[i] = this.client.ssUpdateFeatureBuffer(this.opts.keyPrefix + batch.userIds[i], ttl, c0, c1, c2, c3, cap, batch.codes[i], batch.timestamps[i], guardField(batch.sources[i]), batch.offsets[i]);
+      calls[i] = this.client.ssUpdateFeatureBuffer(this.userKeyPrefix + batch.userIds[i], ttl, batch.codes[i], batch.timestamps[i], batch.categories[i] ?? '', guardField(batch.sources[i]), batch.offsets[i]);
     }
     try {
       return Buffer.concat(await Promise.all(calls));
@@ -164,9 +173,9 @@ export class RedisFeatureStore implements FeatureStore {
   }
 
   async read(userId: string): Promise<number[] | null> {
-    const h = await this.client.hmget(this.opts.keyPrefix + userId, 'v', 'c', 'p', 'g');
+    const h = await this.client.hmget(this.userKeyPrefix + userId, 't', ...this.featureSet.features.map((f) => f.field));
     if (h[0] === null) return null;
-    return h.map((x) => Math.fround(Number(x)));
+    return h.slice(1).map((x) => Math.fround(Number(x)));
   }
 
   async ping(): Promise<void> {
@@ -176,6 +185,11 @@ export class RedisFeatureStore implements FeatureStore {
   async close(): Promise<void> {
     this.client.disconnect();
   }
+}
+
+/** Prefix of a feature set's user hashes: keys are `<prefix><user id>`. */
+export function featureKeyPrefix(keyPrefix: string, set: FeatureSet): string {
+  return `${keyPrefix}${set.hash}:`;
 }
 
 /** Hides the password of a redis:// URL for logs and errors. */

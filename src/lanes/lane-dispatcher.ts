@@ -1,4 +1,3 @@
-import { FEATURES_PER_EVENT } from '../features/feature-store.js';
 import type { EventInFlight } from '../ingest/event-in-flight.js';
 import type { ScorestreamError } from '../shared/errors.js';
 import type { LanePool } from './lane-pool.js';
@@ -11,12 +10,14 @@ export interface LaneBatch {
 
 /** Splits a feature call's rows by lane (each event's lane was fixed by its user at intake). */
 export class LaneDispatcher {
-  constructor(private readonly pool: LanePool<LaneBatch>, private readonly width = FEATURES_PER_EVENT) {}
+  constructor(private readonly pool: LanePool<LaneBatch>) {}
 
+  /** `features`: the store's rows for `items`, the declared feature set's width per row. */
   dispatch(items: EventInFlight[], features: Float32Array): void {
     const n = items.length;
+    if (n === 0) return;
     const lanes = this.pool.size;
-    const w = this.width;
+    const w = features.length / n;
     if (lanes === 1) {
       this.pool.dispatch(0, features, n, { items });
       return;

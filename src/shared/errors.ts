@@ -31,6 +31,16 @@ export class ModelLoadError extends ScorestreamError {
   }
 }
 
+/**
+ * A model's feature declaration is invalid (unknown kind, bad parameter): a configuration error,
+ * exit code 2. `file` is the model.json, `feature` the offending feature's name or position.
+ */
+export class FeatureSetError extends ScorestreamError {
+  constructor(readonly file: string, readonly feature: string, detail: string) {
+    super(`feature set in ${file}: ${feature ? `feature ${feature}: ` : ''}${detail}`);
+  }
+}
+
 /** A loaded model failed to score a micro-batch (its rows fall back). */
 export class InferenceError extends ScorestreamError {}
 

@@ -11,7 +11,7 @@ export interface LaneInit {
 }
 
 export type ToWorker =
-  /** Score `n` rows (4 float32 features each). `id` comes back with the result. */
+  /** Score `n` rows (the model's declared width of float32 features each). `id` comes back with the result. */
   | { t: 'score'; id: number; n: number; features: Float32Array }
   /** Load and check another model, keep it staged, and answer reload_ready or reload_failed. */
   | { t: 'reload'; id: number; modelPath: string; metaPath: string }

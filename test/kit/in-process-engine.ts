@@ -7,6 +7,7 @@ import { Engine } from '../../src/app/engine.js';
 import { parseConfig, type Config } from '../../src/config/config.js';
 import type { FeatureBatch, FeatureResult, FeatureStore } from '../../src/features/feature-store.js';
 import { MemoryFeatureStore } from '../../src/features/memory-feature-store.js';
+import { loadFeatureSet } from '../../src/features/feature-set.js';
 import { FeatureStoreError } from '../../src/shared/errors.js';
 import { readModelMeta } from '../../src/shared/model-meta.js';
 import { Metrics } from '../../src/ops/metrics.js';
@@ -17,10 +18,12 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const MODEL_PATH = `${ROOT}models/model.onnx`;
 export const META_PATH = `${ROOT}models/model.json`;
 export const MODEL_META = readModelMeta(META_PATH);
+export const FEATURE_SET = loadFeatureSet(META_PATH);
 
 /** A feature store that fails every call (as Redis down does); counts the calls. */
 export class FailingFeatureStore implements FeatureStore {
   readonly kind = 'redis' as const;
+  readonly featureSet = FEATURE_SET;
   calls = 0;
   constructor(readonly available = true) {}
   async updateAndRead(_: FeatureBatch): Promise<FeatureResult> {
@@ -37,7 +40,7 @@ export class FailingFeatureStore implements FeatureStore {
 }
 
 export function memoryStore(config: Config): MemoryFeatureStore {
-  return new MemoryFeatureStore({ ttlSeconds: config.featureTtlSeconds, coldStart: MODEL_META.cold_start, gapCapMinutes: 1440 });
+  return new MemoryFeatureStore({ ttlSeconds: config.featureTtlSeconds, featureSet: FEATURE_SET });
 }
 
 export interface InProcessOptions {

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { EVENT_TYPE_CODE, type EventType } from '../../src/ingest/event.js';
-import { FEATURES_PER_EVENT, guardField, newFeatureBatch, type FeatureStore, type FeatureStoreOptions } from '../../src/features/feature-store.js';
+import { guardField, newFeatureBatch, type FeatureStore, type FeatureStoreOptions } from '../../src/features/feature-store.js';
 import { MemoryFeatureStore } from '../../src/features/memory-feature-store.js';
 import { RedisFeatureStore } from '../../src/features/redis-feature-store.js';
-import { REDIS_URL, assertServicesReachable, uniqueName } from '../helpers/services.js';
+import { REDIS_URL, assertServicesReachable, uniqueName } from '../kit/services.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const MIN = 60_000;
@@ -81,6 +81,7 @@ function toBatch(events: Ev[]) {
   events.forEach((e, i) => {
     b.userIds[i] = e.user;
     b.codes[i] = EVENT_TYPE_CODE[e.type];
+    b.categories[i] = 'c';
     b.timestamps[i] = e.ts;
     b.sources[i] = e.source;
     b.offsets[i] = e.offset;
@@ -91,10 +92,12 @@ function toBatch(events: Ev[]) {
 /** Runs a batch and checks every event's features (as float32) and replay flag. Returns the raw result. */
 async function runChecked(store: FeatureStore, events: Ev[], label: string): Promise<number[]> {
   const r = await store.updateAndRead(toBatch(events));
-  assert.equal(r.features.length, events.length * FEATURES_PER_EVENT);
+  const W = store.featureSet.width;
+  assert.equal(W, 4);
+  assert.equal(r.features.length, events.length * W);
   assert.equal(r.replayed.length, events.length);
   events.forEach((e, i) => {
-    const got = Array.from(r.features.subarray(i * FEATURES_PER_EVENT, (i + 1) * FEATURES_PER_EVENT));
+    const got = Array.from(r.features.subarray(i * W, (i + 1) * W));
     assert.deepEqual(got, e.expect.map(Math.fround), `${store.kind} ${label} event ${i} (${e.user} ${e.type} ${e.source}@${e.offset})`);
     assert.equal(r.replayed[i], e.replayed ? 1 : 0, `${store.kind} ${label} event ${i} replayed flag`);
   });
@@ -116,7 +119,8 @@ function storePair(opts: Partial<FeatureStoreOptions> = {}, now?: () => number):
     commandTimeoutMs: 5000,
     reconnect: { initialMs: 100, maxMs: 1000, multiplier: 2 },
   });
-  return { mem, red, prefix };
+  // Keys carry the feature set's hash after the configured prefix.
+  return { mem, red, prefix: red.userKeyPrefix };
 }
 
 before(async () => {
