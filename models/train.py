@@ -10,8 +10,8 @@ Usage: python3 models/train.py [--out models/] [--features models/feature-sets/d
                                 [--model rf|gbt] [--n-estimators 100] [--max-depth 8] [--seed 42]
   --n-estimators and --seed (the model's random_state) change the model, not the simulated data:
   models/fixtures/alt/ is `--n-estimators 10 --seed 7`, a second valid model for hot-reload tests.
-  The heavy model: `--features models/feature-sets/clickstream-26.json --model gbt
-  --n-estimators 1000 --max-depth 8 --out models/gbt-26`.
+  The heavy model (models/rf-26/): `--features models/feature-sets/clickstream-26.json
+  --n-estimators 400 --max-depth 10 --min-samples-leaf 20 --out models/rf-26`.
 
 Features: the declaration file (--features) lists them; features.py computes them with the
 engine's semantics (update-then-read per event, the per-user hash's 24 h TTL refreshed on every
@@ -220,6 +220,7 @@ def main() -> None:
     ap.add_argument("--model", choices=["rf", "gbt"], default="rf", help="rf: RandomForest; gbt: HistGradientBoosting (default rf)")
     ap.add_argument("--n-estimators", type=int, default=N_ESTIMATORS, help=f"trees (rf) or boosting iterations (gbt) (default {N_ESTIMATORS})")
     ap.add_argument("--max-depth", type=int, default=MAX_DEPTH, help=f"tree depth (default {MAX_DEPTH})")
+    ap.add_argument("--min-samples-leaf", type=int, default=1, help="rf: smallest leaf (default 1); larger keeps a deep forest small")
     ap.add_argument("--seed", type=int, default=FOREST_SEED, help=f"the model's random_state (default {FOREST_SEED})")
     args = ap.parse_args()
     declaration = json.loads(Path(args.features).read_text())
@@ -245,7 +246,8 @@ def main() -> None:
 
     if args.model == "rf":
         name = "scorestream_purchase_rf"
-        model = RandomForestClassifier(n_estimators=args.n_estimators, max_depth=args.max_depth, random_state=args.seed, n_jobs=1)
+        model = RandomForestClassifier(n_estimators=args.n_estimators, max_depth=args.max_depth,
+                                       min_samples_leaf=args.min_samples_leaf, random_state=args.seed, n_jobs=1)
     else:
         name = "scorestream_purchase_gbt"
         # No early stopping: the iteration count is the declared cost of the model.
@@ -298,6 +300,7 @@ def main() -> None:
         "n_estimators": args.n_estimators,
         "forest_seed": args.seed,
         "max_depth": args.max_depth,
+        **({"min_samples_leaf": args.min_samples_leaf} if args.min_samples_leaf != 1 else {}),
         "train_rows": int(len(y_tr)),
         "holdout_rows": int(len(y_ho)),
         "sklearn_version": sklearn.__version__,

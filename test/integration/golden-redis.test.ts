@@ -9,7 +9,11 @@ import { MemoryFeatureStore } from '../../src/features/memory-feature-store.js';
 import { replayThrough } from '../../src/features/offline-replay.js';
 import { generateLua } from '../../src/features/feature-lua.js';
 import { REDIS_URL, assertServicesReachable, uniqueName } from '../kit/services.js';
-import { assertMatchesGolden, goldenEvents, goldenSets } from '../kit/golden.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, assertMatchesGolden, goldenEvents, goldenSets } from '../kit/golden.js';
 
 const events = goldenEvents();
 const sets = goldenSets();
@@ -55,6 +59,31 @@ describe('golden vectors, Redis store', () => {
       });
     }
   }
+
+  test('parity command against the online store: equal, then one changed value fails', { timeout: 60_000 }, async () => {
+    const g = sets.find((s) => s.name === 'golden')!;
+    const prefix = uniqueName('ss-test-parity') + ':';
+    prefixes.push(prefix);
+    const store = new RedisFeatureStore({ ttlSeconds: 3600, featureSet: g.set, url: REDIS_URL, keyPrefix: prefix, commandTimeoutMs: 5000, reconnect: { initialMs: 100, maxMs: 1000, multiplier: 2 } });
+    await store.connect();
+    const tmp = mkdtempSync(join(tmpdir(), 'ss-parity-'));
+    try {
+      await replayThrough(store, events, 100);
+      const meta = join(tmp, 'model.json');
+      writeFileSync(meta, JSON.stringify({ feature_names: g.set.names, features: JSON.parse(readFileSync(join(ROOT, 'models/golden/features.json'), 'utf8')) }));
+      const run = () => spawnSync(process.execPath, ['--import', 'tsx', 'scripts/feature-parity.ts', '--events', join(ROOT, 'models/golden/events.ndjson'), '--redis', REDIS_URL, '--prefix', prefix, '--model-meta', meta], { cwd: ROOT, encoding: 'utf8' });
+      const ok = run();
+      assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+      assert.match(ok.stdout, /^OK: 12 users/m);
+      await redis.hset(store.userKeyPrefix + 'u3', 'session', '999');
+      const bad = run();
+      assert.equal(bad.status, 1, bad.stdout + bad.stderr);
+      assert.match(bad.stdout, /^MISMATCH user "u3" \(after their last event\) session: offline \d+, online 999$/m);
+    } finally {
+      await store.close();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 
   test('the generated script escapes categories and is one Lua call per batch', () => {
     const g = sets.find((s) => s.name === 'golden')!;
