@@ -5,12 +5,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message } from 'kafkajs';
-import { Audit, readTopic, summary, type AuditRecord } from '../helpers/fault-audit.js';
-import { badInputCorpus, isUtf8, originalBytes } from '../helpers/bad-inputs.js';
-import { goodEvent } from '../helpers/fault-load.js';
-import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { assertServicesReachable, kafka, uniqueName } from '../helpers/services.js';
-import { engineEnv, topicsFor } from '../helpers/fault-env.js';
+import { Audit, readTopic, summarize, sample, type AuditRecord } from '../kit/audit.js';
+import { badInputCorpus, isUtf8, originalBytes } from '../kit/bad-inputs.js';
+import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { goodEvent } from '../kit/events.js';
+import { engineEnv, topicsFor } from '../kit/scenario.js';
+import { assertServicesReachable, kafka, uniqueName } from '../kit/services.js';
 
 const GOOD = 3_000;
 const MAX_MESSAGE_BYTES = 2048;
@@ -68,7 +68,7 @@ function checkDlqRecord(r: AuditRecord, input: Map<string, { value: Buffer | nul
 test('bad-input corpus (every validation class + 1,000 fuzzed records) mixed into good traffic: all in validation_errors with original bytes, all good events scored', { timeout: 120_000 }, async () => {
   const name = uniqueName('fault-bad');
   const t = topicsFor(name);
-  const audit = await Audit.start({ inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.validation, t.processing, t.late] });
+  const audit = await Audit.start({ inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.validation, t.processing, t.late], createTopics: 4 });
   try {
     const engine = await startEngine(engineEnv(name, t, { MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES) }));
     engines.push(engine);
@@ -92,10 +92,10 @@ test('bad-input corpus (every validation class + 1,000 fuzzed records) mixed int
     await produceAll(t.input, messages);
 
     const report = await audit.finish({ timeoutMs: 60_000 });
-    console.log(`# bad input: ${summary(report)}`);
-    assert.equal(report.expected, GOOD + corpus.length);
-    assert.equal(report.lost, 0, `lost: ${report.lostSample.join(', ')}`);
-    assert.equal(report.duplicates, 0);
+    console.log(`# bad input: ${summarize(report)}`);
+    assert.equal(report.inputs, GOOD + corpus.length);
+    assert.equal(report.lost.length, 0, `lost: ${sample(report.lost)}`);
+    assert.equal(report.extraCopies, 0);
     assert.equal(report.unattributed, 0);
 
     const input = await readTopic(t.input);
@@ -139,7 +139,7 @@ test('bad-input corpus (every validation class + 1,000 fuzzed records) mixed int
 test('events older than watermark - allowed lateness land in late_events_dlq; slightly out-of-order ones are scored', { timeout: 90_000 }, async () => {
   const name = uniqueName('fault-late');
   const t = topicsFor(name);
-  const audit = await Audit.start({ inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.validation, t.processing, t.late] });
+  const audit = await Audit.start({ inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.validation, t.processing, t.late], createTopics: 4 });
   try {
     // Watermark = max event time - 1 s; late when older than watermark - 1 s (i.e. > 2 s behind).
     const engine = await startEngine(engineEnv(name, t, { OUT_OF_ORDERNESS_MS: '1000', ALLOWED_LATENESS_MS: '1000' }));
@@ -162,9 +162,9 @@ test('events older than watermark - allowed lateness land in late_events_dlq; sl
     }
     await produceAll(t.input, messages);
     const report = await audit.finish({ timeoutMs: 30_000 });
-    console.log(`# late events: ${summary(report)}`);
-    assert.equal(report.lost, 0, `lost: ${report.lostSample.join(', ')}`);
-    assert.equal(report.duplicates, 0);
+    console.log(`# late events: ${summarize(report)}`);
+    assert.equal(report.lost.length, 0, `lost: ${sample(report.lost)}`);
+    assert.equal(report.extraCopies, 0);
 
     const input = await readTopic(t.input);
     let late = 0;

@@ -6,11 +6,11 @@
 //
 //   node --import tsx test/fault/dlq-throughput.ts [goodEvents=60000] [rounds=2]
 import type { Message } from 'kafkajs';
-import { Audit } from '../helpers/fault-audit.js';
-import { fuzzCorpus } from '../helpers/bad-inputs.js';
-import { goodEvent } from '../helpers/fault-load.js';
-import { startEngine } from '../helpers/engine-process.js';
-import { KAFKA_BROKERS, assertServicesReachable, kafka, uniqueName } from '../helpers/services.js';
+import { Audit } from '../kit/audit.js';
+import { fuzzCorpus } from '../kit/bad-inputs.js';
+import { startEngine } from '../kit/engine-process.js';
+import { goodEvent } from '../kit/events.js';
+import { KAFKA_BROKERS, assertServicesReachable, kafka, uniqueName } from '../kit/services.js';
 
 const GOOD = Number(process.argv[2] ?? 60_000);
 const ROUNDS = Number(process.argv[3] ?? 2);
@@ -41,7 +41,7 @@ async function preload(topic: string, withBad: boolean): Promise<number> {
 
 async function drain(name: string, withBad: boolean): Promise<{ goodPerSec: number; seconds: number; cpu: number; dlq: number }> {
   const t = { input: `${name}-in`, output: `${name}-out`, v: `${name}-dlq-v`, p: `${name}-dlq-p`, l: `${name}-dlq-l` };
-  const audit = await Audit.start({ inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.v, t.p, t.l] });
+  const audit = await Audit.start({ inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.v, t.p, t.l], createTopics: 4 });
   const total = await preload(t.input, withBad);
   const engine = await startEngine({
     KAFKA_BROKERS,

@@ -8,13 +8,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Audit, engineDiagnostics, summary } from '../helpers/fault-audit.js';
-import { startLoad } from '../helpers/fault-load.js';
-import { KafkaBroker } from '../helpers/kafka-broker.js';
-import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { assertServicesReachable, uniqueName } from '../helpers/services.js';
-import { engineEnv, topicsFor } from '../helpers/fault-env.js';
-import { makeTestCerts, type TestCerts } from '../helpers/tls-certs.js';
+import { Audit, engineDiagnostics, summarize, sample } from '../kit/audit.js';
+import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { startLoad } from '../kit/load.js';
+import { engineEnv, topicsFor } from '../kit/scenario.js';
+import { assertServicesReachable, uniqueName } from '../kit/services.js';
+import { KafkaBroker } from '../kit/kafka-broker.js';
+import { makeTestCerts, type TestCerts } from '../kit/tls-certs.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const EVENTS = 3_000;
@@ -39,7 +39,7 @@ async function scoreOver(tag: string, extra: Record<string, string>): Promise<vo
   const name = uniqueName(tag);
   const t = topicsFor(name);
   // The test's own clients (audit, load) use the plaintext listener; only the engine speaks TLS.
-  const audit = await Audit.start({ brokers: b.brokers, inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.validation, t.processing, t.late] });
+  const audit = await Audit.start({ brokers: b.brokers, inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.validation, t.processing, t.late], createTopics: 4 });
   let engine: EngineProcess | null = null;
   try {
     engine = await startEngine(engineEnv(name, t, extra));
@@ -51,12 +51,12 @@ async function scoreOver(tag: string, extra: Record<string, string>): Promise<vo
       await load.stop();
     }
     const report = await audit.finish({ timeoutMs: 60_000 });
-    console.log(`# ${tag}: ${summary(report)}`);
-    if (report.lost) assert.fail(`lost ${report.lost}: ${report.lostSample.join(', ')}\n${await engineDiagnostics(engine)}`);
-    assert.equal(report.expected, EVENTS);
+    console.log(`# ${tag}: ${summarize(report)}`);
+    if (report.lost.length) assert.fail(`lost ${report.lost.length}: ${sample(report.lost)}\n${await engineDiagnostics(engine)}`);
+    assert.equal(report.inputs, EVENTS);
     assert.equal(report.byTopic[t.output], EVENTS, 'every event is a prediction');
     for (const r of audit.of()) assert.equal((JSON.parse(r.value.toString()) as { fallback: boolean }).fallback, false);
-    if (extra.GUARANTEE === 'exactly-once') assert.equal(report.duplicates, 0);
+    if (extra.GUARANTEE === 'exactly-once') assert.equal(report.extraCopies, 0);
     const stopped = await engine.stop();
     assert.equal(stopped.code, 0, engine.stderr().slice(-3000));
   } finally {

@@ -6,8 +6,8 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEngine } from '../helpers/engine-process.js';
-import { KAFKA_BROKERS, assertServicesReachable, uniqueName } from '../helpers/services.js';
+import { startEngine } from '../kit/engine-process.js';
+import { KAFKA_BROKERS, assertServicesReachable, uniqueName } from '../kit/services.js';
 
 const MODELS = fileURLToPath(new URL('../../models', import.meta.url));
 let dir = '';

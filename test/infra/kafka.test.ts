@@ -2,7 +2,7 @@
 // 4-partition topic, read back by a fresh consumer group.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertServicesReachable, createTopic, kafka, uniqueName } from '../helpers/services.js';
+import { assertServicesReachable, createTopic, kafka, uniqueName } from '../kit/services.js';
 
 interface Event {
   userId: string;

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { REDIS_URL, assertServicesReachable, uniqueName } from '../helpers/services.js';
+import { REDIS_URL, assertServicesReachable, uniqueName } from '../kit/services.js';
 
 let redis: Redis;
 

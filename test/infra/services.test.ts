@@ -3,7 +3,7 @@
 // address and the fix, when a service is not there.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KAFKA_BROKERS, REDIS_URL, assertServicesReachable } from '../helpers/services.js';
+import { KAFKA_BROKERS, REDIS_URL, assertServicesReachable } from '../kit/services.js';
 
 const DEAD_KAFKA = '127.0.0.1:1';
 const DEAD_REDIS = 'redis://127.0.0.1:1';

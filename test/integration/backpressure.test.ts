@@ -4,10 +4,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fetchBytesPerPartition } from '../../src/source/kafka-source.js';
-import { Audit, createScenario, endOffsets, summarize } from '../helpers/audit.js';
-import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { generateEvents, produceEvents } from '../helpers/produce.js';
-import { assertServicesReachable } from '../helpers/services.js';
+import { Audit, endOffsets, summarize } from '../kit/audit.js';
+import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { generateEvents } from '../kit/events.js';
+import { produceEvents } from '../kit/produce.js';
+import { createScenario } from '../kit/scenario.js';
+import { assertServicesReachable } from '../kit/services.js';
 
 const EVENTS = 10_000;
 const PARTITIONS = 4;

@@ -7,10 +7,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { ModelSession } from '../../workers/model-session.js';
-import { Audit, committedOffsets, createScenario, endOffsets, summarize } from '../helpers/audit.js';
-import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { byUser, expectedFeatures, generateEvents, produceEvents, type ProducedEvent } from '../helpers/produce.js';
-import { REDIS_URL, assertServicesReachable } from '../helpers/services.js';
+import { Audit, committedOffsets, endOffsets, summarize } from '../kit/audit.js';
+import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { byUser, expectedFeatures, expectedFeaturesAt, generateEvents } from '../kit/events.js';
+import { modelMismatches } from '../kit/model-oracle.js';
+import { produceEvents, type ProducedEvent } from '../kit/produce.js';
+import { createScenario } from '../kit/scenario.js';
+import { REDIS_URL, assertServicesReachable } from '../kit/services.js';
 
 const EVENTS = 20_000;
 const USERS = 500;
@@ -77,22 +80,9 @@ test('20,000 events → one prediction per input offset, in order, equal to the 
 
   // Each prediction equals the model on the features of its event, computed independently from
   // the user's event list (the oracle), for all 20,000.
-  const expectedAt = new Map<string, number[]>();
+  const expectedAt = expectedFeaturesAt(produced, META.cold_start);
   const users = byUser(produced);
-  for (const evs of users.values()) {
-    const { after } = expectedFeatures(evs, META.cold_start);
-    evs.forEach((e, i) => expectedAt.set(`${e.partition}:${e.offset}`, after[i]));
-  }
-  const rows = new Float32Array(reader.predictions.length * 4);
-  reader.predictions.forEach((p, i) => rows.set(expectedAt.get(`${p.source.partition}:${p.source.offset}`)!, i * 4));
-  const want = await model.score(rows, reader.predictions.length);
-  let mismatches = 0;
-  let first = '';
-  reader.predictions.forEach((p, i) => {
-    if (Math.abs(p.value.prediction - want[i]) > 1e-6) {
-      if (!mismatches++) first = `${p.value.user_id} @${p.source.partition}:${p.source.offset}: got ${p.value.prediction}, model on ${rows.subarray(i * 4, i * 4 + 4).join(',')} gives ${want[i]}`;
-    }
-  });
+  const { count: mismatches, first } = await modelMismatches(model, reader.predictions, expectedAt);
   assert.equal(mismatches, 0, `predictions equal to the model on the oracle's features (first mismatch: ${first})`);
 
   // Each user's last prediction equals the model on the features Redis holds for the user, and

@@ -6,10 +6,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { ModelSession } from '../../workers/model-session.js';
-import { Audit, createScenario, endOffsets, summarize } from '../helpers/audit.js';
-import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { byUser, produceEvents, type EventType, type TestEvent } from '../helpers/produce.js';
-import { REDIS_URL, assertServicesReachable } from '../helpers/services.js';
+import { Audit, endOffsets, summarize } from '../kit/audit.js';
+import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { byUser, type EventType, type TestEvent } from '../kit/events.js';
+import { modelOnOracle } from '../kit/model-oracle.js';
+import { produceEvents } from '../kit/produce.js';
+import { createScenario } from '../kit/scenario.js';
+import { REDIS_URL, assertServicesReachable } from '../kit/services.js';
 
 const META = JSON.parse(readFileSync('models/model.json', 'utf8')) as { model_version: string; cold_start: number[] };
 const MIN = 60_000;
@@ -94,9 +97,7 @@ test('scripted histories → exact Redis counters, minutes_since_prev and predic
   assert.equal(r.predictions, events.length);
 
   // Each prediction is the model on the hand-written features of its event.
-  const rows = new Float32Array(r.predictions * 4);
-  reader.predictions.forEach((p, i) => rows.set(want.get(`${p.source.partition}:${p.source.offset}`)!, i * 4));
-  const scores = await model.score(rows, r.predictions);
+  const { rows, scores } = await modelOnOracle(model, reader.predictions, want);
   reader.predictions.forEach((p, i) => {
     assert.equal(p.value.fallback, false);
     assert.equal(p.value.model_version, META.model_version);

@@ -3,44 +3,19 @@
 // Uses its own redis-server on a free port (the shared one on 6379 is never touched).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
-import { Audit, createScenario, endOffsets, summarize } from '../helpers/audit.js';
-import { freePort, startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { RateProducer, connectProducer } from '../helpers/produce.js';
-import { assertServicesReachable } from '../helpers/services.js';
+import { Audit, endOffsets, summarize } from '../kit/audit.js';
+import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { RateProducer, connectProducer } from '../kit/produce.js';
+import { RedisServer } from '../kit/redis-server.js';
+import { createScenario } from '../kit/scenario.js';
+import { assertServicesReachable } from '../kit/services.js';
 
 const RATE = 500;
 
 let engine: EngineProcess | null = null;
 let reader: Audit | null = null;
-let redisProc: ChildProcess | null = null;
+let redis: RedisServer | null = null;
 let load: RateProducer | null = null;
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: 'ignore' });
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => {});
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      await client.connect();
-      if ((await client.ping()) === 'PONG') break;
-    } catch (err) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server on port ${port} did not start: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  client.disconnect();
-  return child;
-}
-
-async function killRedis(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 before(async () => {
   await assertServicesReachable();
@@ -50,13 +25,13 @@ after(async () => {
   await load?.stop();
   await engine?.kill9();
   await reader?.stop();
-  if (redisProc) await killRedis(redisProc);
+  await redis?.destroy();
 });
 
 test('Redis killed under load → fallback 0.5 and no exit; Redis back → features again; nothing lost', { timeout: 120_000 }, async (t) => {
-  const port = await freePort();
-  redisProc = await startRedis(port);
-  const sc = await createScenario('redis-outage', 4, `redis://127.0.0.1:${port}`);
+  redis = await RedisServer.create();
+  await redis.start();
+  const sc = await createScenario('redis-outage', 4, redis.url);
   reader = await Audit.start(sc.auditOptions);
   engine = await startEngine({ ...sc.env, WORKERS: '2' });
   await engine.waitReady();
@@ -76,7 +51,7 @@ test('Redis killed under load → fallback 0.5 and no exit; Redis back → featu
   assert.equal(fallbacks(), 0, 'no fallback while Redis is up');
 
   // Outage.
-  await killRedis(redisProc);
+  await redis.kill();
   const killedAt = Date.now();
   await reader.waitFor(() => fallbacks() >= 300, 30_000, '300 fallback predictions after Redis died');
   const fb1 = await engine.metric('scorestream_fallbacks_total', { reason: 'feature_store' });
@@ -88,7 +63,7 @@ test('Redis killed under load → fallback 0.5 and no exit; Redis back → featu
   for (const p of preds) if (p.value.fallback) assert.equal(p.value.prediction, 0.5);
 
   // Redis back on the same port (empty: users start from cold again).
-  redisProc = await startRedis(port);
+  await redis.start();
   const backAt = Date.now();
   // "Recovered": 300 consecutive outputs (in read order) from features after the restart.
   let streak = 0;

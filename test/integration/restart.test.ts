@@ -5,10 +5,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { Audit, committedOffsets, createScenario, endOffsets, summarize } from '../helpers/audit.js';
-import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { byUser, expectedFeatures, generateEvents, produceEvents } from '../helpers/produce.js';
-import { REDIS_URL, assertServicesReachable, kafka } from '../helpers/services.js';
+import { Audit, committedOffsets, endOffsets, summarize } from '../kit/audit.js';
+import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { byUser, expectedFeatures, generateEvents } from '../kit/events.js';
+import { produceEvents } from '../kit/produce.js';
+import { createScenario } from '../kit/scenario.js';
+import { REDIS_URL, assertServicesReachable, kafka } from '../kit/services.js';
 
 const EVENTS = 20_000;
 const USERS = 500;

@@ -136,3 +136,13 @@ export function byUser<T extends TestEvent>(events: readonly T[]): Map<string, T
   for (const e of events) (m.get(e.user_id) ?? m.set(e.user_id, []).get(e.user_id)!).push(e);
   return m;
 }
+
+/** "partition:offset" → the oracle's features after that event, for every event produced. */
+export function expectedFeaturesAt(produced: readonly (TestEvent & { partition: number; offset: number })[], coldStart: readonly number[]): Map<string, number[]> {
+  const at = new Map<string, number[]>();
+  for (const evs of byUser(produced).values()) {
+    const { after } = expectedFeatures(evs, coldStart);
+    evs.forEach((e, i) => at.set(`${e.partition}:${e.offset}`, after[i]));
+  }
+  return at;
+}

@@ -8,7 +8,8 @@ import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../../src/config/config.js';
-import { freePort } from '../helpers/engine-process.js';
+import type { Prediction as OutputPrediction } from '../kit/audit.js';
+import { freePort } from '../kit/engine-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL_VERSION = JSON.parse(readFileSync(join(ROOT, 'models/model.json'), 'utf8')).model_version as string;
@@ -66,14 +67,7 @@ function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.Proce
   };
 }
 
-interface Prediction {
-  user_id: string;
-  product_id: string;
-  prediction: number;
-  event_time: number;
-  processing_time: number;
-  model_version: string;
-  fallback: boolean;
+interface Prediction extends OutputPrediction {
   source: { topic: string; partition: number; offset: number };
 }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Producer } from 'kafkajs';
-import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
+import { startEngine, type EngineProcess } from '../kit/engine-process.js';
 import { allOffsets, collect, connectProducer, eventValue, freshRun, produce, sourceOf, until, type OutRecord } from './kafka-io.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -1,17 +1,10 @@
 // Producing events to and reading outputs from the real test broker, for the ops tests.
 import '../../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import type { Consumer, Producer } from 'kafkajs';
-import { createTopic, kafka, uniqueName, KAFKA_BROKERS, REDIS_URL } from '../helpers/services.js';
+import { createTopic, kafka, uniqueName, KAFKA_BROKERS, REDIS_URL } from '../kit/services.js';
 
-export interface EventSpec {
-  user: string;
-  product: string;
-  type?: 'view' | 'add_to_cart' | 'purchase';
-  ts: number;
-}
-
-export const eventValue = (e: EventSpec) =>
-  JSON.stringify({ user_id: e.user, product_id: e.product, category: 'books', event_type: e.type ?? 'view', timestamp_ms: e.ts });
+export { eventValue, type EventSpec } from '../kit/events.js';
+export { until } from '../kit/wait.js';
 
 /** Topics, group and key prefix of one test run, and the engine env that points at them. */
 export async function freshRun(tag: string, partitions = 4): Promise<{ input: string; output: string; validation: string; processing: string; late: string; env: Record<string, string> }> {
@@ -93,14 +86,6 @@ export const sourceOf = (r: OutRecord) => {
   const s = JSON.parse(r.value).source;
   return `${s.partition}:${s.offset}`;
 };
-
-export async function until(pred: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Every offset (partition:offset) the topic holds, from its high watermarks. */
 export async function allOffsets(topic: string): Promise<string[]> {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort, startEngine, type EngineProcess } from '../helpers/engine-process.js';
+import { freePort, startEngine, type EngineProcess } from '../kit/engine-process.js';
 import { allOffsets, collect, connectProducer, eventValue, freshRun, produce, until } from './kafka-io.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

@@ -1,28 +1,26 @@
 // Redis with a password, an ACL user and TLS (rediss://), on this test's own redis-server
 // (never the shared one on 6379): features are read and written, secrets never logged.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { freePort } from '../helpers/engine-process.js';
-import { uniqueName } from '../helpers/services.js';
+import { freePort, runToExit } from '../kit/engine-process.js';
+import { RedisServer } from '../kit/redis-server.js';
+import { uniqueName } from '../kit/services.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEFAULT_PW = 'default-user-pw-7f3a';
 const ACL_USER = 'scorer';
 const ACL_PW = 'acl-user-pw-91c2';
 
-const dir = mkdtempSync(join(tmpdir(), 'ss-ops-redis-'));
-let server: ChildProcess | null = null;
+let server: RedisServer | null = null;
+let dir = '';
 let plainPort = 0;
 let tlsPort = 0;
 
-/** A throwaway CA and a server certificate for 127.0.0.1. */
-function makeCerts(): void {
+/** A throwaway CA and a server certificate for 127.0.0.1, in `dir`. */
+function makeCerts(dir: string): void {
   const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=scorestream-test-ca');
   ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
@@ -31,52 +29,25 @@ function makeCerts(): void {
 }
 
 before(async () => {
-  makeCerts();
-  plainPort = await freePort();
   tlsPort = await freePort();
-  server = spawn(
-    'redis-server',
-    ['--bind', '127.0.0.1', '--port', String(plainPort), '--tls-port', String(tlsPort), '--tls-cert-file', 'server.pem', '--tls-key-file', 'server.key', '--tls-ca-cert-file', 'ca.pem', '--tls-auth-clients', 'no',
-      '--requirepass', DEFAULT_PW, '--user', ACL_USER, 'on', `>${ACL_PW}`, '~*', '+@all', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { cwd: dir, stdio: 'ignore' },
-  );
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const r = new Redis({ host: '127.0.0.1', port: plainPort, password: DEFAULT_PW, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    r.on('error', () => {});
-    try {
-      await r.connect();
-      if ((await r.ping()) === 'PONG') break;
-    } catch {
-      if (Date.now() > deadline) throw new Error('own redis-server did not start');
-      await new Promise((res) => setTimeout(res, 100));
-    } finally {
-      r.disconnect();
-    }
-  }
-});
-
-after(() => {
-  server?.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function runEngine(env: Record<string, string>, input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const base: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of ['KAFKA_BROKERS', 'REDIS_URL', 'REDIS_PASSWORD', 'REDIS_PASSWORD_FILE']) delete base[k];
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--input', input], {
-      cwd: ROOT,
-      env: { ...base, METRICS_PORT: '0', LOG_LEVEL: 'info', STATUS_LINE: 'off', WORKERS: '1', FEATURE_STORE: 'redis', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  server = await RedisServer.create({
+    prepare: makeCerts,
+    args: () => ['--tls-port', String(tlsPort), '--tls-cert-file', 'server.pem', '--tls-key-file', 'server.key', '--tls-ca-cert-file', 'ca.pem', '--tls-auth-clients', 'no',
+      '--requirepass', DEFAULT_PW, '--user', ACL_USER, 'on', `>${ACL_PW}`, '~*', '+@all'],
+    ping: { password: DEFAULT_PW },
   });
-}
+  dir = server.dir;
+  plainPort = server.port;
+  await server.start(20_000);
+});
+
+after(async () => {
+  await server?.destroy();
+});
+
+/** The engine on an --input file, features in Redis, no inherited Kafka or Redis settings. */
+const runEngine = (env: Record<string, string>, input: string) =>
+  runToExit({ WORKERS: '1', FEATURE_STORE: 'redis', ...env }, ['--input', input], ['KAFKA_BROKERS', 'REDIS_URL', 'REDIS_PASSWORD', 'REDIS_PASSWORD_FILE']);
 
 /** Three events of one user: with working features its counts reach [3 views]. */
 function eventsFile(user: string): string {

@@ -1,16 +1,13 @@
 // Kafka over SASL on the local broker's SASL_PLAINTEXT listener (127.0.0.1:9094, user
 // scorestream; see infra/kafka/server.properties): end to end, wrong password, no secrets in logs.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
+import { runToExit, startEngine, type EngineProcess } from '../kit/engine-process.js';
 import { allOffsets, collect, connectProducer, eventValue, freshRun, produce, sourceOf } from './kafka-io.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SASL_BROKERS = process.env.KAFKA_SASL_BROKERS ?? '127.0.0.1:9094';
 const USER = 'scorestream';
 const PASSWORD = 'scorestream-secret';
@@ -61,22 +58,6 @@ for (const c of cases) {
       await producer.disconnect();
       await out.stop();
     }
-  });
-}
-
-/** Runs the engine to completion (it is expected to exit by itself). */
-function runToExit(env: Record<string, string>, args: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, METRICS_PORT: '0', LOG_LEVEL: 'info', STATUS_LINE: 'off', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
 

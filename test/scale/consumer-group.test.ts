@@ -10,16 +10,15 @@ import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Cluster } from 'ioredis';
-import { summarize } from '../helpers/audit.js';
-import { byUser, expectedFeatures } from '../helpers/produce.js';
-import { clusterClient, clusterUp, readHashes } from '../helpers/redis-cluster.js';
-import { assertServicesReachable } from '../helpers/services.js';
+import { summarize } from '../kit/audit.js';
+import { byUser, expectedFeatures } from '../kit/events.js';
+import { clusterClient, clusterUp, readHashes } from '../kit/redis-cluster.js';
+import { assertServicesReachable } from '../kit/services.js';
 import {
   Audit,
   META,
   assignments,
   endOffsets,
-  firstOccurrenceOrder,
   groupScenario,
   longestGap,
   longestHandoverGap,
@@ -128,7 +127,7 @@ async function joinAndKill(t: TestContext, guarantee: 'at-least-once' | 'exactly
 
   // Order: per user and input partition, outputs in input order (the first copy of each offset
   // for at-least-once; every record for exactly-once).
-  const order = firstOccurrenceOrder(reader.predictions);
+  const order = r.outOfOrderFirst;
   assert.equal(order.length, 0, `first copies in per-user input order (first violation: ${JSON.stringify(order[0])})`);
 
   // Duplicates.

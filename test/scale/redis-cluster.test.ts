@@ -9,11 +9,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Cluster } from 'ioredis';
 import { ModelSession } from '../../workers/model-session.js';
-import { Audit, createScenario, endOffsets, summarize, type AuditReport } from '../helpers/audit.js';
-import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { byUser, expectedFeatures, generateEvents, produceEvents, type ProducedEvent } from '../helpers/produce.js';
-import { CLUSTER_NODES, clusterClient, clusterUp, keysPerNode, readHashes } from '../helpers/redis-cluster.js';
-import { assertServicesReachable, createTopic, uniqueName } from '../helpers/services.js';
+import { Audit, endOffsets, summarize, type AuditReport } from '../kit/audit.js';
+import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { byUser, expectedFeatures, expectedFeaturesAt, generateEvents } from '../kit/events.js';
+import { modelMismatches } from '../kit/model-oracle.js';
+import { produceEvents, type ProducedEvent } from '../kit/produce.js';
+import { CLUSTER_NODES, clusterClient, clusterUp, keysPerNode, readHashes } from '../kit/redis-cluster.js';
+import { createScenario } from '../kit/scenario.js';
+import { assertServicesReachable, createTopic, uniqueName } from '../kit/services.js';
 
 const EVENTS = 6000;
 const USERS = 300;
@@ -69,20 +72,9 @@ test('Redis Cluster: exact per-user counters spread over 3 nodes, a correct pred
   // Every prediction is the model on the oracle's features of its event (no fallback: the
   // cluster answered every call).
   const users = byUser(produced);
-  const expectedAt = new Map<string, number[]>();
-  for (const evs of users.values()) {
-    const { after: rows } = expectedFeatures(evs, META.cold_start);
-    evs.forEach((e, i) => expectedAt.set(`${e.partition}:${e.offset}`, rows[i]));
-  }
-  const rows = new Float32Array(reader.predictions.length * 4);
-  reader.predictions.forEach((p, i) => rows.set(expectedAt.get(`${p.source.partition}:${p.source.offset}`)!, i * 4));
-  const want = await model.score(rows, reader.predictions.length);
-  let mismatches = 0;
-  let first = '';
-  reader.predictions.forEach((p, i) => {
-    assert.equal(p.value.fallback, false, 'no fallback prediction');
-    if (Math.abs(p.value.prediction - want[i]) > 1e-6 && !mismatches++) first = `${p.value.user_id} @${p.source.partition}:${p.source.offset}: got ${p.value.prediction}, want ${want[i]}`;
-  });
+  const expectedAt = expectedFeaturesAt(produced, META.cold_start);
+  for (const p of reader.predictions) assert.equal(p.value.fallback, false, 'no fallback prediction');
+  const { count: mismatches, first } = await modelMismatches(model, reader.predictions, expectedAt);
   assert.equal(mismatches, 0, `predictions equal the model on the oracle's features (first mismatch: ${first})`);
 
   // Exact counters in the cluster's hashes, and the hashes on all three masters.

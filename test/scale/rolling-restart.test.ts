@@ -7,16 +7,15 @@ import '../../src/kafka/kafkajs-read-committed.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Cluster } from 'ioredis';
-import { summarize } from '../helpers/audit.js';
-import { byUser, expectedFeatures } from '../helpers/produce.js';
-import { clusterClient, clusterUp, readHashes } from '../helpers/redis-cluster.js';
-import { assertServicesReachable } from '../helpers/services.js';
+import { summarize } from '../kit/audit.js';
+import { byUser, expectedFeatures } from '../kit/events.js';
+import { clusterClient, clusterUp, readHashes } from '../kit/redis-cluster.js';
+import { assertServicesReachable } from '../kit/services.js';
 import {
   Audit,
   META,
   assignments,
   endOffsets,
-  firstOccurrenceOrder,
   groupScenario,
   longestGap,
   longestPartitionGap,
@@ -96,7 +95,7 @@ test('rolling restart of 3 processes (SIGTERM, replacement, ready) under 2,000 e
   assert.equal(r.unexpected, 0);
   assert.equal(r.dlq, 0);
   assert.equal(reader.predictions.filter((p) => p.value.fallback).length, 0, 'no fallback predictions');
-  const order = firstOccurrenceOrder(reader.predictions);
+  const order = r.outOfOrderFirst;
   assert.equal(order.length, 0, `first copies in per-user input order (first violation: ${JSON.stringify(order[0])})`);
   // A graceful leave drains and commits before leaving, so duplicates come only from the other
   // members' partitions moved by the two rebalances each restart causes (see consumer-group's

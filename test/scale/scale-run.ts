@@ -2,11 +2,13 @@
 // topic fed at a steady rate, their partition assignments (from their logs), and what the
 // output says about order, duplicates and pauses.
 import { readFileSync } from 'node:fs';
-import { Audit, createScenario, endOffsets, type AuditedRecord, type Prediction, type Scenario } from '../helpers/audit.js';
-import { startEngine, type EngineProcess } from '../helpers/engine-process.js';
-import { RateProducer, connectProducer, rng, type TestEvent } from '../helpers/produce.js';
-import { CLUSTER_NODES } from '../helpers/redis-cluster.js';
-import { kafka, uniqueName } from '../helpers/services.js';
+import { Audit, endOffsets, type AuditedRecord, type Prediction } from '../kit/audit.js';
+import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { randomEvent, rng } from '../kit/events.js';
+import { RateProducer, connectProducer } from '../kit/produce.js';
+import { CLUSTER_NODES } from '../kit/redis-cluster.js';
+import { createScenario, type Scenario } from '../kit/scenario.js';
+import { kafka, uniqueName } from '../kit/services.js';
 
 export const META = JSON.parse(readFileSync('models/model.json', 'utf8')) as { model_version: string; cold_start: number[] };
 
@@ -95,18 +97,7 @@ export async function waitBalanced(groupId: string, members: Member[], partition
 export async function steadyInput(topic: string, partitions: number, rate: number, users: number, seed: number): Promise<{ rp: RateProducer; stop: () => Promise<void> }> {
   const producer = await connectProducer();
   const r = rng(seed);
-  const types: TestEvent['event_type'][] = ['view', 'view', 'view', 'view', 'view', 'view', 'add_to_cart', 'add_to_cart', 'purchase'];
-  const rp = new RateProducer(topic, producer, {
-    rate,
-    partitions,
-    make: (_i, now) => ({
-      user_id: `su${Math.floor(r() * users)}`,
-      product_id: `p${Math.floor(r() * 1000)}`,
-      category: `c${Math.floor(r() * 20)}`,
-      event_type: types[Math.floor(r() * types.length)],
-      timestamp_ms: now,
-    }),
-  });
+  const rp = new RateProducer(topic, producer, { rate, partitions, make: (_i, now) => randomEvent(r, users, 'su', now) });
   rp.start();
   return {
     rp,
@@ -124,29 +115,6 @@ export async function waitSent(rp: RateProducer, n: number, timeoutMs: number): 
     if (Date.now() > deadline) throw new Error(`producer sent only ${rp.sent.length} of ${n} events in ${timeoutMs} ms`);
     await sleep(50);
   }
-}
-
-/**
- * Order check that tolerates at-least-once replays: per user and input partition, the first
- * output of each input offset comes in increasing offset order (a consumer that drops records
- * whose source offset it has seen gets every user's events in input order). Replayed copies
- * may repeat earlier offsets. Returns the violations.
- */
-export function firstOccurrenceOrder(predictions: AuditedRecord<Prediction>[]): { user: string; partition: number; offset: number; after: number }[] {
-  const sorted = [...predictions].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
-  const seen = new Set<string>();
-  const maxFirst = new Map<string, number>();
-  const bad: { user: string; partition: number; offset: number; after: number }[] = [];
-  for (const r of sorted) {
-    const id = `${r.source.partition}:${r.source.offset}`;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    const k = `${r.value.user_id}\u0000${r.source.partition}`;
-    const prev = maxFirst.get(k);
-    if (prev !== undefined && r.source.offset < prev) bad.push({ user: r.value.user_id, partition: r.source.partition, offset: r.source.offset, after: prev });
-    maxFirst.set(k, Math.max(prev ?? -1, r.source.offset));
-  }
-  return bad;
 }
 
 export interface Gap {

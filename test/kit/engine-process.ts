@@ -35,6 +35,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Value of one series in a Prometheus text exposition (sum over label sets matching `labels`, all when omitted). */
+export function metricValue(text: string, name: string, labels?: Record<string, string>): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    if (labels) {
+      const ls = Object.fromEntries((m[3] ?? '').split(',').filter(Boolean).map((kv) => { const i = kv.indexOf('='); return [kv.slice(0, i), JSON.parse(kv.slice(i + 1))]; }));
+      if (!Object.entries(labels).every(([k, v]) => ls[k] === v)) continue;
+    }
+    sum += Number(m[4]);
+  }
+  return sum;
+}
+
 export async function startEngine(env: Record<string, string>, args: string[] = []): Promise<EngineProcess> {
   const port = env.METRICS_PORT ? Number(env.METRICS_PORT) : await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
@@ -77,19 +93,7 @@ export async function startEngine(env: Record<string, string>, args: string[] = 
       return r.text();
     },
     async metric(name, labels) {
-      const text = await proc.metrics();
-      let sum = 0;
-      for (const line of text.split('\n')) {
-        if (!line.startsWith(name)) continue;
-        const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})? (\S+)$/.exec(line);
-        if (!m || m[1] !== name) continue;
-        if (labels) {
-          const ls = Object.fromEntries((m[3] ?? '').split(',').filter(Boolean).map((kv) => { const i = kv.indexOf('='); return [kv.slice(0, i), JSON.parse(kv.slice(i + 1))]; }));
-          if (!Object.entries(labels).every(([k, v]) => ls[k] === v)) continue;
-        }
-        sum += Number(m[4]);
-      }
-      return sum;
+      return metricValue(await proc.metrics(), name, labels);
     },
     async stop(signal = 'SIGTERM') {
       if (!done) child.kill(signal);
@@ -101,4 +105,25 @@ export async function startEngine(env: Record<string, string>, args: string[] = 
     },
   };
   return proc;
+}
+
+/**
+ * Runs the engine to completion (for runs expected to exit by themselves: --input files, bad
+ * settings). `unset` names environment variables of this process the engine must not inherit.
+ */
+export function runToExit(env: Record<string, string>, args: string[] = [], unset: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const base: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of unset) delete base[k];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+      cwd: ROOT,
+      env: { ...base, METRICS_PORT: '0', LOG_LEVEL: 'info', STATUS_LINE: 'off', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
 }

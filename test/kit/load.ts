@@ -1,22 +1,7 @@
 // Open-loop load for the fault suite: events are produced on a fixed schedule whether or not the
 // engine keeps up (a crashed engine does not slow its input down), in small chunks every 10 ms.
 import type { Kafka, Message, Producer } from 'kafkajs';
-
-const CATEGORIES = ['electronics', 'books', 'fashion', 'home', 'sports'];
-const TYPES = ['view', 'view', 'view', 'add_to_cart', 'purchase'] as const;
-
-/** A valid event of user `u<i mod users>`, stamped now, as the engine's input expects it. */
-export function goodEvent(i: number, users = 500): Message {
-  const user = `u${i % users}`;
-  const value = JSON.stringify({
-    user_id: user,
-    product_id: `p${(i * 7919) % 1000}`,
-    category: CATEGORIES[i % CATEGORIES.length],
-    event_type: TYPES[(i >>> 3) % TYPES.length],
-    timestamp_ms: Date.now(),
-  });
-  return { key: user, value };
-}
+import { goodEvent } from './events.js';
 
 export interface LoadOptions {
   kafka: Kafka;

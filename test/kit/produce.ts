@@ -1,73 +1,14 @@
 // Produces user events into a test topic the way real clients do (keyed by user id, batched
 // sends), and remembers where each one landed so tests can audit every input offset.
-// Also the test-side oracle of per-user features (computed from the event list alone).
 import '../../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import type { Producer } from 'kafkajs';
+import { partitionOf, type TestEvent } from './events.js';
 import { kafka } from './services.js';
-import { mulberry32 } from '../../src/source/generator-source.js';
-
-export type EventType = 'view' | 'add_to_cart' | 'purchase';
-
-export interface TestEvent {
-  user_id: string;
-  product_id: string;
-  category: string;
-  event_type: EventType;
-  timestamp_ms: number;
-}
 
 /** An event as produced: where it landed. */
 export interface ProducedEvent extends TestEvent {
   partition: number;
   offset: number;
-}
-
-const EVENT_TYPES: EventType[] = ['view', 'view', 'view', 'view', 'view', 'view', 'add_to_cart', 'add_to_cart', 'purchase'];
-
-/** Stable user → partition (FNV-1a), chosen here so a user's events stay in one partition, in order. */
-export function partitionOf(userId: string, partitions: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < userId.length; i++) {
-    h ^= userId.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % partitions;
-}
-
-/** Deterministic PRNG (mulberry32, the generator's): same seed, same sequence. */
-export const rng = mulberry32;
-
-export interface GenerateOptions {
-  count: number;
-  users: number;
-  /** Time of the first event; later events are later (the engine's watermark never sees one late). */
-  startMs: number;
-  /** Mean step between consecutive events (uniform 0..2×mean). Default 2,000 ms. */
-  meanStepMs?: number;
-  seed?: number;
-  /** User ids are `${userPrefix}${i}`. Default 'u'. */
-  userPrefix?: string;
-}
-
-/** `count` events over `users` users, in time order, random types (mostly views). */
-export function generateEvents(o: GenerateOptions): TestEvent[] {
-  const r = rng(o.seed ?? 1);
-  const step = o.meanStepMs ?? 2000;
-  const prefix = o.userPrefix ?? 'u';
-  const out: TestEvent[] = new Array(o.count);
-  let ts = o.startMs;
-  for (let i = 0; i < o.count; i++) {
-    ts += Math.floor(r() * 2 * step);
-    const u = Math.floor(r() * o.users);
-    out[i] = {
-      user_id: `${prefix}${u}`,
-      product_id: `p${Math.floor(r() * 1000)}`,
-      category: `c${Math.floor(r() * 20)}`,
-      event_type: EVENT_TYPES[Math.floor(r() * EVENT_TYPES.length)],
-      timestamp_ms: ts,
-    };
-  }
-  return out;
 }
 
 export interface ProduceOptions {
@@ -176,45 +117,4 @@ export class RateProducer {
     this.stopped = true;
     await this.loop;
   }
-}
-
-// ---- the oracle ----
-
-export interface UserFeatures {
-  v: number;
-  c: number;
-  p: number;
-  /** Last event time (never decreases). */
-  t: number;
-  /** minutes_since_prev after the last event. */
-  g: number;
-}
-
-/**
- * Features after each of one user's events (in input order), computed from the events alone:
- * a new user starts from `coldStart`; each event adds to its counter; minutes_since_prev =
- * (ts - previous ts) / 60000 clamped to [0, cap], the cold-start gap for the first event.
- */
-export function expectedFeatures(events: readonly TestEvent[], coldStart: readonly number[], cap = 1440): { after: number[][]; final: UserFeatures | null } {
-  const after: number[][] = [];
-  let s: UserFeatures | null = null;
-  for (const e of events) {
-    if (!s) s = { v: coldStart[0], c: coldStart[1], p: coldStart[2], t: e.timestamp_ms, g: coldStart[3] };
-    else {
-      s.g = Math.min(cap, Math.max(0, (e.timestamp_ms - s.t) / 60000));
-      s.t = Math.max(s.t, e.timestamp_ms);
-    }
-    if (e.event_type === 'view') s.v++;
-    else if (e.event_type === 'add_to_cart') s.c++;
-    else s.p++;
-    after.push([s.v, s.c, s.p, s.g]);
-  }
-  return { after, final: s };
-}
-
-/** Events grouped by user, each list in input order. */
-export function byUser<T extends TestEvent>(events: readonly T[]): Map<string, T[]> {
-  const m = new Map<string, T[]>();
-  for (const e of events) (m.get(e.user_id) ?? m.set(e.user_id, []).get(e.user_id)!).push(e);
-  return m;
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+import { killOnExit } from './children.js';
 import { freePort } from './engine-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -37,11 +38,6 @@ export interface KafkaBrokerOptions {
   props?: Record<string, string>;
 }
 
-/** Processes started here, killed if the test process exits without stopping them. */
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
 
 export class KafkaBroker {
   private child: ChildProcess | null = null;
@@ -141,12 +137,11 @@ export class KafkaBroker {
     child.stdout!.pipe(log);
     child.stderr!.pipe(log);
     this.child = child;
-    live.add(child);
+    killOnExit(child);
     let gone = false;
     this.exited = new Promise<void>((resolve) =>
       child.once('exit', () => {
         gone = true;
-        live.delete(child);
         if (this.child === child) this.child = null;
         resolve();
       }),
