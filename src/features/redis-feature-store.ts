@@ -173,9 +173,13 @@ export class RedisFeatureStore implements FeatureStore {
   }
 
   async read(userId: string): Promise<number[] | null> {
-    const h = await this.client.hmget(this.userKeyPrefix + userId, 't', ...this.featureSet.features.map((f) => f.field));
+    const fs = this.featureSet.features;
+    const named = fs.filter((f) => f.field !== null);
+    const h = await this.client.hmgetBuffer(this.userKeyPrefix + userId, 't', 's', ...named.map((f) => f.field!));
     if (h[0] === null) return null;
-    return h.slice(1).map((x) => Math.fround(Number(x)));
+    // Unnamed features: little-endian doubles in 's', in declaration order (feature-lua.ts).
+    let p = 0;
+    return fs.map((f) => Math.fround(f.field !== null ? Number(h[2 + named.indexOf(f)]!.toString()) : h[1]!.readDoubleLE(8 * p++)));
   }
 
   async ping(): Promise<void> {

@@ -75,7 +75,10 @@ describe('golden vectors, Redis store', () => {
       const ok = run();
       assert.equal(ok.status, 0, ok.stdout + ok.stderr);
       assert.match(ok.stdout, /^OK: 12 users/m);
-      await redis.hset(store.userKeyPrefix + 'u3', 'session', '999');
+      // 'session' is the 12th unnamed feature: the 12th double of the packed state.
+      const packed = (await redis.hgetBuffer(store.userKeyPrefix + 'u3', 's'))!;
+      packed.writeDoubleLE(999, 8 * g.set.names.indexOf('session'));
+      await redis.hset(store.userKeyPrefix + 'u3', 's', packed);
       const bad = run();
       assert.equal(bad.status, 1, bad.stdout + bad.stderr);
       assert.match(bad.stdout, /^MISMATCH user "u3" \(after their last event\) session: offline \d+, online 999$/m);
