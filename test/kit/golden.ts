@@ -2,6 +2,7 @@
 // models/features.py): the event log, and per declared set the features after every event.
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { parseFeatureSet, type FeatureSet } from '../../src/features/feature-set.js';
@@ -48,4 +49,23 @@ export function assertMatchesGolden(g: GoldenSet, got: ReplayRows, what: string)
     }
   }
   assert.equal(checked, g.rows.length * w);
+}
+
+/**
+ * The features of `events` (each with source/offset) as models/features.py computes them: the
+ * Python definition, independent of the engine's TypeScript and Lua. `declaration`: a model.json
+ * or a declaration file.
+ */
+export function pythonFeatures(declaration: string, events: readonly object[]): number[][] {
+  const script = [
+    'import json, sys',
+    `sys.path.insert(0, ${JSON.stringify(join(ROOT, 'models'))})`,
+    'from features import FeatureSet, replay',
+    'fs = FeatureSet.load(sys.argv[1])',
+    'events = [json.loads(l) for l in sys.stdin if l.strip()]',
+    'print(json.dumps([r["features"] for r in replay(fs, events)]))',
+  ].join('\n');
+  const r = spawnSync('python3', ['-c', script, declaration], { input: events.map((e) => JSON.stringify(e)).join('\n'), encoding: 'utf8', maxBuffer: 256 << 20 });
+  assert.equal(r.status, 0, `python3 features.py: ${r.error?.message ?? r.stderr}`);
+  return JSON.parse(r.stdout) as number[][];
 }

@@ -7,10 +7,11 @@ interface Scored {
   source: { partition: number; offset: number };
 }
 
-/** The model's scores on `featuresAt` ("partition:offset" → 4 features) of each prediction's input, in order. */
+/** The model's scores on `featuresAt` ("partition:offset" → the model's width of features) of each prediction's input, in order. */
 export async function modelOnOracle(model: ModelSession, predictions: readonly Scored[], featuresAt: Map<string, number[]>): Promise<{ rows: Float32Array; scores: Float32Array }> {
-  const rows = new Float32Array(predictions.length * 4);
-  predictions.forEach((p, i) => rows.set(featuresAt.get(`${p.source.partition}:${p.source.offset}`)!, i * 4));
+  const w = model.width;
+  const rows = new Float32Array(predictions.length * w);
+  predictions.forEach((p, i) => rows.set(featuresAt.get(`${p.source.partition}:${p.source.offset}`)!, i * w));
   return { rows, scores: await model.score(rows, predictions.length) };
 }
 
@@ -20,7 +21,7 @@ export async function modelMismatches(model: ModelSession, predictions: readonly
   let count = 0;
   let first = '';
   predictions.forEach((p, i) => {
-    if (Math.abs(p.value.prediction - scores[i]) > 1e-6 && !count++) first = `${p.value.user_id} @${p.source.partition}:${p.source.offset}: got ${p.value.prediction}, model on ${rows.subarray(i * 4, i * 4 + 4).join(',')} gives ${scores[i]}`;
+    if (Math.abs(p.value.prediction - scores[i]) > 1e-6 && !count++) first = `${p.value.user_id} @${p.source.partition}:${p.source.offset}: got ${p.value.prediction}, model on ${rows.subarray(i * model.width, (i + 1) * model.width).join(',')} gives ${scores[i]}`;
   });
   return { count, first };
 }
