@@ -36,7 +36,7 @@ function helm(...args: string[]): { status: number | null; out: string; err: str
   return { status: r.status, out: r.stdout, err: r.stderr };
 }
 
-type Doc = { kind: string; metadata: { name: string }; [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Doc = { kind: string; metadata: { name: string; labels?: Record<string, string> }; [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function render(...set: string[]): Doc[] {
   const r = helm('template', 'ss', CHART, ...KUBE, ...set.flatMap((s) => ['--set', s]));
