@@ -50,7 +50,7 @@ async function buildFeatureStore(c: Config, log: Logger): Promise<FeatureStore> 
   // The model's declared features; a bad declaration is a FeatureSetError (exit 2) before anything starts.
   const featureSet = loadFeatureSet(c.resolvedMetaPath);
   const storeOpts = { ttlSeconds: c.featureTtlSeconds, featureSet };
-  if (c.featureStoreKind !== 'redis') return new MemoryFeatureStore(storeOpts);
+  if (c.featureStoreKind !== 'redis') return new MemoryFeatureStore({ ...storeOpts, maxUsers: c.memoryStoreMaxUsers });
   let url = c.redisUrl;
   if (c.redisPassword) {
     const u = new URL(url);

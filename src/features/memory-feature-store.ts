@@ -1,4 +1,5 @@
 import type { FeatureBatch, FeatureResult, FeatureStore, FeatureStoreOptions } from './feature-store.js';
+import { BoundedUserMap } from './bounded-user-map.js';
 import { storeFeatureSet } from './feature-store.js';
 import type { FeatureSet } from './feature-set.js';
 import { applyEvent, newUserState, type UserFeatureState } from './feature-kinds.js';
@@ -17,10 +18,12 @@ export class MemoryFeatureStore implements FeatureStore {
   readonly kind = 'memory' as const;
   readonly available = true;
   readonly featureSet: FeatureSet;
-  private readonly users = new Map<string, UserState>();
+  /** Bounded by opts.maxUsers (MEMORY_STORE_MAX_USERS) and the TTL: bounded-user-map.ts. */
+  private readonly users: BoundedUserMap<UserState>;
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly opts: FeatureStoreOptions, private readonly now: () => number = Date.now) {
+  constructor(private readonly opts: FeatureStoreOptions & { maxUsers?: number }, private readonly now: () => number = Date.now) {
+    this.users = new BoundedUserMap(opts.maxUsers);
     this.featureSet = storeFeatureSet(opts);
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
@@ -42,7 +45,7 @@ export class MemoryFeatureStore implements FeatureStore {
       const id = batch.userIds[i];
       let u = this.users.get(id);
       if (u && u.expiresAt <= now) {
-        this.users.delete(id);
+        this.users.delete(id, 'ttl');
         u = undefined;
       }
       const offset = batch.offsets[i];
@@ -59,6 +62,7 @@ export class MemoryFeatureStore implements FeatureStore {
       applyEvent(set, u, batch.codes[i], batch.categories[i] ?? '', batch.timestamps[i]);
       u.guards.set(batch.sources[i], offset);
       u.expiresAt = now + ttlMs;
+      this.users.touch(id);
       features.set(u.vals, i * w);
     }
     return { features, replayed };
@@ -74,10 +78,11 @@ export class MemoryFeatureStore implements FeatureStore {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    this.users.close();
   }
 
   private sweep(): void {
     const now = this.now();
-    for (const [id, u] of this.users) if (u.expiresAt <= now) this.users.delete(id);
+    this.users.evictExpired(now);
   }
 }

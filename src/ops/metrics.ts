@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { userMapTotals, type EvictionReason } from '../features/bounded-user-map.js';
 
 /** Every Prometheus series the engine exports. Counters are bumped per batch, not per event. */
 export class Metrics {
@@ -32,6 +33,9 @@ export class Metrics {
   readonly lagSeconds = new Gauge({ name: 'scorestream_consumer_lag_seconds', help: 'Per partition: age of the oldest event received and not yet committed (source timestamp to now), 0 when nothing is in flight', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly modelInfo = new Gauge({ name: 'scorestream_model_info', help: 'The model version being served (value 1)', labelNames: ['version'], registers: [this.registry] });
   readonly workers = new Gauge({ name: 'scorestream_workers', help: 'Worker lanes with a loaded model', registers: [this.registry] });
+  // The in-process feature store (FEATURE_STORE=memory) counts into userMapTotals; read at scrape time.
+  readonly memoryStoreUsers = new Gauge({ name: 'scorestream_memory_store_users', help: 'Users held by the in-process feature store (bounded by MEMORY_STORE_MAX_USERS and FEATURE_TTL_SECONDS)', registers: [this.registry], collect() { this.set(userMapTotals.held()); } });
+  readonly memoryStoreEvictions = evictionCounter(this.registry);
 
   constructor() {
     // prom-client's process_* and nodejs_* series, as scorestream_process_* and scorestream_nodejs_*.
@@ -42,4 +46,25 @@ export class Metrics {
     this.modelInfo.reset();
     this.modelInfo.set({ version }, 1);
   }
+}
+
+/** Evictions since this Metrics was made, by reason (ttl: expired; capacity: MEMORY_STORE_MAX_USERS reached). */
+function evictionCounter(registry: Registry): Counter<'reason'> {
+  const reasons: EvictionReason[] = ['ttl', 'capacity'];
+  const seen = { ...userMapTotals.evicted };
+  const c: Counter<'reason'> = new Counter({
+    name: 'scorestream_memory_store_evictions_total',
+    help: 'Users dropped from the in-process feature store: reason ttl (no event for FEATURE_TTL_SECONDS) or capacity (MEMORY_STORE_MAX_USERS reached, least recently updated first)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      for (const r of reasons) {
+        const d = userMapTotals.evicted[r] - seen[r];
+        if (d > 0) c.inc({ reason: r }, d);
+        seen[r] += d;
+      }
+    },
+  });
+  for (const r of reasons) c.inc({ reason: r }, 0);
+  return c;
 }
