@@ -33,7 +33,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<numbe
 
   let engine: Engine;
   try {
-    engine = new Engine(config, await buildParts(config, log), log, metrics);
+    const parts = await buildParts(config, log);
+    metrics.setFeatureSet(parts.featureStore.featureSet.hash, parts.featureStore.featureSet.width);
+    engine = new Engine(config, parts, log, metrics);
   } catch (err) {
     // A bad feature declaration is configuration (exit 2); a model that cannot load is exit 1.
     if (err instanceof FeatureSetError) return fail(2, err.message);

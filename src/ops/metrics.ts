@@ -32,6 +32,7 @@ export class Metrics {
   readonly lag = new Gauge({ name: 'scorestream_consumer_lag', help: 'Per partition: the broker end offset (as of the last fetch) minus the next offset to commit', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly lagSeconds = new Gauge({ name: 'scorestream_consumer_lag_seconds', help: 'Per partition: age of the oldest event received and not yet committed (source timestamp to now), 0 when nothing is in flight', labelNames: ['topic', 'partition'], registers: [this.registry] });
   readonly modelInfo = new Gauge({ name: 'scorestream_model_info', help: 'The model version being served (value 1)', labelNames: ['version'], registers: [this.registry] });
+  readonly featureSetInfo = new Gauge({ name: 'scorestream_feature_set_info', help: "The model's declared feature set (value 1): its hash (part of the Redis key prefix) and width", labelNames: ['hash', 'features'], registers: [this.registry] });
   readonly workers = new Gauge({ name: 'scorestream_workers', help: 'Worker lanes with a loaded model', registers: [this.registry] });
   // The in-process feature store (FEATURE_STORE=memory) counts into userMapTotals; read at scrape time.
   readonly memoryStoreUsers = new Gauge({ name: 'scorestream_memory_store_users', help: 'Users held by the in-process feature store (bounded by MEMORY_STORE_MAX_USERS and FEATURE_TTL_SECONDS)', registers: [this.registry], collect() { this.set(userMapTotals.held()); } });
@@ -40,6 +41,11 @@ export class Metrics {
   constructor() {
     // prom-client's process_* and nodejs_* series, as scorestream_process_* and scorestream_nodejs_*.
     collectDefaultMetrics({ register: this.registry, prefix: 'scorestream_' });
+  }
+
+  setFeatureSet(hash: string, width: number): void {
+    this.featureSetInfo.reset();
+    this.featureSetInfo.set({ hash, features: String(width) }, 1);
   }
 
   setModelVersion(version: string): void {
