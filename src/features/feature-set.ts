@@ -210,8 +210,9 @@ export function loadFeatureSet(metaPath: string): FeatureSet {
 
 export function featureSetOfMeta(meta: Record<string, unknown>, metaPath: string): FeatureSet {
   // A model.json from before declarations: the default four features are implied.
-  const legacy = meta.features === undefined && JSON.stringify(meta.feature_names) === JSON.stringify(legacyFeatureSet().names);
-  const cs0 = Array.isArray(meta.cold_start) && meta.cold_start.length === 4 && meta.cold_start.every(Number.isFinite) ? (meta.cold_start as number[]) : undefined;
+  const implied = legacyFeatureSet();
+  const legacy = meta.features === undefined && JSON.stringify(meta.feature_names) === JSON.stringify(implied.names);
+  const cs0 = Array.isArray(meta.cold_start) && meta.cold_start.length === implied.width && meta.cold_start.every(Number.isFinite) ? (meta.cold_start as number[]) : undefined;
   const set = legacy ? { ...legacyFeatureSet(cs0), file: metaPath } : parseFeatureSet(meta.features, metaPath);
   const names = meta.feature_names;
   if (!Array.isArray(names) || names.length !== set.width || names.some((n, i) => n !== set.names[i])) {

@@ -119,14 +119,15 @@ export class RedisFeatureStore implements FeatureStore {
     const buf = this.cluster ? await this.callPerKey(batch) : await this.callBatch(batch);
     const n = batch.userIds.length;
     const w = this.width;
-    const rowBytes = (w + 1) * 4;
+    const F32 = Float32Array.BYTES_PER_ELEMENT;
+    const rowBytes = (w + 1) * F32;
     if (buf.length !== n * rowBytes) throw new FeatureStoreError(`feature script returned ${buf.length} bytes for ${n} events of ${w} features`);
     const features = new Float32Array(n * w);
     const replayed = new Uint8Array(n);
     for (let i = 0, o = 0, f = 0; i < n; i++) {
-      for (let k = 0; k < w; k++, o += 4) features[f++] = buf.readFloatLE(o);
+      for (let k = 0; k < w; k++, o += F32) features[f++] = buf.readFloatLE(o);
       replayed[i] = buf.readFloatLE(o) === 1 ? 1 : 0;
-      o += 4;
+      o += F32;
     }
     return { features, replayed };
   }
