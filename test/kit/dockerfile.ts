@@ -50,8 +50,19 @@ export function parseDockerfile(text: string): Instruction[] {
 /** Whether a context-relative path is excluded by .dockerignore patterns (no ! exceptions). */
 export function dockerIgnored(path: string, patterns: string[]): boolean {
   return patterns.some((p) => {
-    const re = new RegExp('^' + p.replace(/[.+^${}()|[\]]/g, '\\$&').replace(/\*\*\//g, '(.*/)?').replace(/\*\*/g, '.*').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '(/.*)?$');
-    return re.test(path);
+    let re = '';
+    for (let i = 0; i < p.length; i++) {
+      if (p.startsWith('**/', i)) {
+        re += '(?:.*/)?';
+        i += 2;
+      } else if (p.startsWith('**', i)) {
+        re += '.*';
+        i += 1;
+      } else if (p[i] === '*') re += '[^/]*';
+      else if (p[i] === '?') re += '[^/]';
+      else re += p[i].replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    }
+    return new RegExp(`^${re}(?:/.*)?$`).test(path);
   });
 }
 
