@@ -4,6 +4,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { cdfOf, decodeHistogram } from './histogram.js';
 import type { Results } from './results.js';
+import type { Amdahl, ScalingPoint } from './cpu-scaling.js';
 
 /**
  * SVG charts from a results file, rendered headlessly with Vega-Lite (no browser, no canvas):
@@ -33,7 +34,8 @@ function latencyVsRate(r: Results): TopLevelSpec | null {
   const rows: Record<string, unknown>[] = [];
   for (const e of r.scenarios) {
     const series = SERIES[e.name];
-    if (!series || e.target_rate === null) continue;
+    // The first run of a repeated sweep, and the deciding attempt of a repeated step.
+    if (!series || e.target_rate === null || (e.run ?? 1) > 1 || r.scenarios.some((x) => x !== e && x.name === e.name && (x.run ?? 1) === (e.run ?? 1) && x.target_rate === e.target_rate && (x.attempt ?? 1) > (e.attempt ?? 1))) continue;
     for (const [p, v] of [['p50', e.p50_ms], ['p95', e.p95_ms], ['p99', e.p99_ms], ['p99.9', e.p999_ms]] as const) {
       if (Number.isFinite(v) && v > 0) rows.push({ series, rate: e.target_rate, percentile: p, latency_ms: v, held: e.held ? 'held' : 'did not hold' });
     }
@@ -66,22 +68,23 @@ function latencyVsRate(r: Results): TopLevelSpec | null {
 }
 
 function throughputVsWorkers(r: Results): TopLevelSpec | null {
-  const scaling = r.cpu_scaling as { workers?: { workers: number; max_sustainable_eps: number }[]; amdahl?: { predicted: { cores: number; eps: number }[]; ceiling_eps: number } } | null;
-  const measured = scaling?.workers ?? [];
-  if (!measured.length) return null;
-  const rows: Record<string, unknown>[] = measured.map((m) => ({ workers: m.workers, eps: m.max_sustainable_eps, kind: `measured here (${r.machine.cpus} cores, shared with broker, Redis, bench)` }));
-  for (const p of scaling?.amdahl?.predicted ?? []) rows.push({ workers: p.cores, eps: p.eps, kind: 'Amdahl: engine alone on N cores (from main-thread µs/event)' });
+  const scaling = r.cpu_scaling as { points?: ScalingPoint[]; amdahl?: Amdahl[]; layout?: string } | null;
+  const rows: Record<string, unknown>[] = [];
+  for (const p of scaling?.points ?? []) if (p.drain_eps !== null) rows.push({ workers: p.workers, eps: p.drain_eps, series: `${p.model}: measured here`, kind: 'measured' });
+  for (const a of scaling?.amdahl ?? []) for (const p of a.projected) rows.push({ workers: p.cores, eps: p.eps, series: `${a.model}: PROJECTION (Amdahl, serial ${a.serial_us_per_event} µs/event)`, kind: 'projection' });
+  if (!rows.length) return null;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Max sustainable throughput vs worker threads (p99 ≤ 100 ms, ≥ 95% of target)', subtitle: subtitle(r) },
+    title: { text: 'Backlog drain rate vs worker threads; Amdahl projection to more cores', subtitle: [subtitle(r), `layout: ${scaling?.layout ?? '?'}`] },
     width: 480,
     height: 280,
     data: { values: rows },
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: 'workers', type: 'quantitative', scale: { type: 'log', base: 2 }, axis: { values: [1, 2, 4, 8, 16, 32, 64], format: 'd' }, title: 'worker threads (measured) / cores (predicted)' },
+      x: { field: 'workers', type: 'quantitative', scale: { type: 'log', base: 2 }, axis: { values: [1, 2, 4, 8, 16], format: 'd' }, title: 'worker threads (measured) / cores (projection)' },
       y: { field: 'eps', type: 'quantitative', scale: { zero: true }, axis: { format: ',d' }, title: 'events/s' },
-      color: { field: 'kind', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 460 } },
+      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 480 } },
+      strokeDash: { field: 'kind', type: 'nominal', title: null, scale: { domain: ['measured', 'projection'], range: [[1, 0], [5, 4]] } },
     },
   } as TopLevelSpec;
 }
@@ -96,10 +99,10 @@ function latencyCdf(r: Results): TopLevelSpec | null {
   };
   for (const e of r.scenarios) {
     const series = SERIES[e.name];
-    if (series && e.target_rate === 1000) add(`${series} @ 1000/s`, e.hdr);
+    if (series && e.target_rate === 1000 && (e.run ?? 1) === 1 && (e.attempt ?? 1) === 1) add(`${series} @ 1000/s`, e.hdr);
   }
   const maxEps = r.summary.max_sustainable_eps;
-  const atMax = r.scenarios.find((e) => e.name === 'rate-sweep' && e.target_rate === maxEps && maxEps !== 1000);
+  const atMax = r.scenarios.filter((e) => e.name === 'rate-sweep' && e.target_rate === maxEps && maxEps !== 1000 && e.held).pop();
   if (atMax) add(`${SERIES['rate-sweep']} @ ${maxEps}/s (max sustainable)`, atMax.hdr);
   if (!rows.length) return null;
   return {
@@ -126,8 +129,11 @@ function latencyCdf(r: Results): TopLevelSpec | null {
 
 export const CHART_FILES = { latency: 'latency-vs-rate.svg', workers: 'throughput-vs-workers.svg', cdf: 'latency-cdf.svg' } as const;
 
+/** A full run's chart files keep their names; quick and partial runs prefix theirs. */
+export const chartFile = (file: string, name: string): string => (name === 'latest' ? file : `${name}-${file}`);
+
 /** Renders every chart the results have data for; returns the files written. */
-export async function writeCharts(outDir: string, r: Results): Promise<string[]> {
+export async function writeCharts(outDir: string, r: Results, name: string): Promise<string[]> {
   const out: string[] = [];
   const specs: [TopLevelSpec | null, string][] = [
     [latencyVsRate(r), CHART_FILES.latency],
@@ -136,8 +142,8 @@ export async function writeCharts(outDir: string, r: Results): Promise<string[]>
   ];
   for (const [spec, file] of specs) {
     if (!spec) continue;
-    await render(spec, join(outDir, file));
-    out.push(join(outDir, file));
+    await render(spec, join(outDir, chartFile(file, name)));
+    out.push(join(outDir, chartFile(file, name)));
   }
   return out;
 }

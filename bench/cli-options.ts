@@ -7,8 +7,8 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 export interface BenchOptions {
   scenarios: ScenarioName[];
   quick: boolean;
-  /** Measured seconds per step. */
-  durationS: number;
+  /** Measured seconds per step; null: long enough for 10,000 events, at least 3 s, at most 10 s. */
+  durationS: number | null;
   /** Unmeasured seconds at the start of every step. */
   warmupS: number;
   /** Explicit rates for every sweep (instead of the automatic ladder). */
@@ -24,7 +24,16 @@ export interface BenchOptions {
   workerCounts: number[];
   /** --workers was given (quick mode otherwise trims the list). */
   workersGiven: boolean;
+  /** Runs of the default configuration's sweep (the spread of max sustainable across them). */
+  repeat: number;
+  /** Generator tick (ms) and harness Kafka client. */
+  tickMs: number;
+  harnessClient: 'platformatic' | 'kafkajs';
+  /** Events in the backlog of each cpu-scaling drain. */
+  backlog: number;
   help: boolean;
+  /** Basename of the results: latest (a full run), quick or partial. */
+  resultName: 'latest' | 'quick' | 'partial';
 }
 
 export class UsageError extends Error {
@@ -38,11 +47,16 @@ with baselines, CPU scaling, inference-only and micro-batching figures.
 
   --scenario NAME[,NAME]  run only these: ${SCENARIOS.join(', ')} (default: all)
   --quick                 smoke run of every scenario with tiny durations (< 2 minutes)
-  --duration SECONDS      measured time per rate step (default 8; --quick 1.5)
-  --warmup SECONDS        unmeasured time at the start of each step (default 1; --quick 0.5)
+  --duration SECONDS      measured time per rate step (default: 10,000 events' worth, 3-10 s; --quick 1.5)
+  --warmup SECONDS        unmeasured time at the start of each step (default 1; --quick 0.5); every
+                          process also gets an unmeasured warm-up step before its first step
+  --repeat N              runs of the default configuration's sweep, reported min/median/max (default 3; --quick 1)
   --rates A,B,C           rates (events/s) for every sweep instead of the automatic ladder
-  --workers A,B,C         worker counts of cpu-scaling (default 1,2,4.. up to 2x CPUs)
-  --budget MINUTES        start no new step after this long (default 13; --quick 3)
+  --workers A,B,C         worker counts of cpu-scaling (default 1..CPUs)
+  --backlog N             events each cpu-scaling drain starts with (default 100000; --quick 10000)
+  --tick-ms MS            load generator tick: one produce request per tick at most (default 5)
+  --harness-client NAME   the harness's Kafka client: platformatic (default) or kafkajs
+  --budget MINUTES        start no new step after this long (default 25; --quick 3)
   --users N               distinct users, Zipf-distributed (default 10000)
   --partitions N          partitions of the input/output topics (default 4)
   --runtime compiled|tsx  run the engine compiled (default; built into .cache/bench-build) or from sources
@@ -50,7 +64,10 @@ with baselines, CPU scaling, inference-only and micro-batching figures.
   --out DIR               where results go (default bench/results)
   --help                  this text
 
-Writes DIR/<timestamp>.json, DIR/latest.json, DIR/latest.md and SVG charts in DIR.`;
+A full run (no --quick, --scenario, --rates, --duration, --workers) writes DIR/latest.json,
+DIR/latest.md and the SVG charts; --quick writes DIR/quick.*, any other partial run DIR/partial.*
+(and the charts with that prefix), so they never replace the committed full-run results.
+Every run also writes DIR/<timestamp>.json.`;
 
 function positive(name: string, v: string | undefined, integer = false): number {
   const n = Number(v);
@@ -64,18 +81,14 @@ function list(name: string, v: string | undefined): number[] {
 }
 
 export function defaultWorkerCounts(cpus = availableParallelism()): number[] {
-  const out = new Set<number>();
-  for (let w = 1; w <= 2 * cpus; w *= 2) out.add(w);
-  out.add(cpus);
-  out.add(2 * cpus);
-  return [...out].sort((a, b) => a - b);
+  return Array.from({ length: Math.max(1, cpus) }, (_, i) => i + 1);
 }
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const o: BenchOptions = {
     scenarios: [...SCENARIOS],
     quick: false,
-    durationS: NaN,
+    durationS: null,
     warmupS: NaN,
     rates: null,
     outDir: 'bench/results',
@@ -86,8 +99,14 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     budgetMin: NaN,
     workerCounts: defaultWorkerCounts(),
     workersGiven: false,
+    repeat: NaN,
+    tickMs: 5,
+    harnessClient: 'platformatic',
+    backlog: NaN,
     help: false,
+    resultName: 'latest',
   };
+  let partial = false;
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
     const value = (): string | undefined => inline ?? argv[++i];
@@ -99,25 +118,44 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case '--quick':
         o.quick = true;
         break;
+      case '--repeat':
+        o.repeat = positive(flag, value(), true);
+        break;
+      case '--tick-ms':
+        o.tickMs = positive(flag, value());
+        break;
+      case '--backlog':
+        o.backlog = positive(flag, value(), true);
+        break;
+      case '--harness-client': {
+        const v = value();
+        if (v !== 'platformatic' && v !== 'kafkajs') throw new UsageError(`--harness-client is platformatic or kafkajs, got ${v}`);
+        o.harnessClient = v;
+        break;
+      }
       case '--scenario': {
         const names = (value() ?? '').split(',').filter(Boolean);
         for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new UsageError(`unknown scenario ${n}: one of ${SCENARIOS.join(', ')}`);
         if (!names.length) throw new UsageError('--scenario needs a name');
         o.scenarios = names as ScenarioName[];
+        partial = true;
         break;
       }
       case '--duration':
         o.durationS = positive(flag, value());
+        partial = true;
         break;
       case '--warmup':
         o.warmupS = positive(flag, value());
         break;
       case '--rates':
         o.rates = list(flag, value());
+        partial = true;
         break;
       case '--workers':
         o.workerCounts = list(flag, value());
         o.workersGiven = true;
+        partial = true;
         break;
       case '--budget':
         o.budgetMin = positive(flag, value());
@@ -145,9 +183,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         throw new UsageError(`unknown option ${argv[i]} (see --help)`);
     }
   }
-  if (Number.isNaN(o.durationS)) o.durationS = o.quick ? 1.5 : 8;
+  if (o.durationS === null && o.quick) o.durationS = 1.5;
   if (Number.isNaN(o.warmupS)) o.warmupS = o.quick ? 0.5 : 1;
-  if (Number.isNaN(o.budgetMin)) o.budgetMin = o.quick ? 3 : 13;
+  if (Number.isNaN(o.budgetMin)) o.budgetMin = o.quick ? 3 : 25;
+  if (Number.isNaN(o.repeat)) o.repeat = o.quick ? 1 : 3;
+  if (Number.isNaN(o.backlog)) o.backlog = o.quick ? 10_000 : 100_000;
+  o.resultName = o.quick ? 'quick' : partial ? 'partial' : 'latest';
   if (o.runtime === 'tsx') o.build = false;
   return o;
 }

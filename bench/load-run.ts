@@ -1,9 +1,6 @@
-import { MessageChannel } from 'node:worker_threads';
-import { nowUs } from './clock.js';
 import { CpuSnapshot, round1, type ProcessUse } from './cpu-sampler.js';
+import { Harness, type HarnessSettings } from './harness/harness.js';
 import { decodeHistogram, percentilesOf, type LatencyPercentiles } from './histogram.js';
-import { LatencyReader } from './latency-reader.js';
-import { LoadGenerator } from './load-generator.js';
 import { KAFKA_BROKERS, REDIS_URL, createTopics, deleteGroups, deleteRedisPrefix, deleteTopics, servicePids, uniqueName } from './services.js';
 import { TargetProcess, type Runtime, type TargetKind } from './target-process.js';
 
@@ -21,6 +18,13 @@ export interface RunSpec {
   runtime: Runtime;
   partitions: number;
   users: number;
+  harness: HarnessSettings;
+  /** Extra environment of the target (e.g. MODEL_PATH of the heavy model). */
+  env?: Record<string, string>;
+  /** taskset -c lists: the target, and the harness (null: not pinned). */
+  pin?: { target: string | null; harness: string | null };
+  /** Unmeasured step run once after the process is ready: JIT, connections, group joins. */
+  warmup?: { rate: number; ms: number };
 }
 
 export interface StepPlan {
@@ -41,7 +45,9 @@ export interface CpuBreakdown {
   target_us_per_event: number | null;
   broker_pct: number | null;
   redis_pct: number | null;
-  /** The bench's own generator and reader. */
+  /** The load harness: generator + reader (its own process). */
+  harness_pct: number | null;
+  /** The bench's coordinating process (polls, /proc reads). */
   bench_pct: number | null;
   machine_pct: number | null;
   /** Machine busy time not explained by the above: other users of the shared machine. */
@@ -63,6 +69,8 @@ export interface StepResult {
   generator_send_errors: number;
   errors: number;
   send_lag_p99_ms: number;
+  /** Produce requests the harness made per second in the step. */
+  harness_requests_per_s: number;
   mean_batch_rows: number | null;
   mean_inference_us_per_batch: number | null;
   cpu: CpuBreakdown;
@@ -70,6 +78,8 @@ export interface StepResult {
   held: boolean;
   /** Why it did not hold. */
   verdict: string;
+  /** 2: the repeat of a step that did not hold the first time (sweeps repeat a failed step once). */
+  attempt: number;
 }
 
 /** A step holds when p99 ≤ 100 ms and at least 95 % of the target rate came out. */
@@ -98,118 +108,99 @@ export class RunError extends Error {
  */
 export class LoadRun {
   private stepNo = 0;
-  private sentTotal = 0;
   dirty = false;
 
   private constructor(
     readonly spec: RunSpec,
     readonly target: TargetProcess,
-    private readonly reader: LatencyReader,
-    private readonly generator: LoadGenerator,
-    private readonly names: { topics: string[]; groups: string[]; redisPrefix: string },
+    private readonly harness: Harness,
+    private readonly names: RunNames,
   ) {}
 
   static async start(spec: RunSpec): Promise<LoadRun> {
-    const id = uniqueName(`bench-${spec.kind}`);
-    const input = `${id}-in`;
-    const output = `${id}-out`;
-    const dlq = [`${id}-dlq-validation`, `${id}-dlq-processing`, `${id}-dlq-late`];
-    const topics = [input, output, ...(spec.kind === 'engine' ? dlq : [])];
-    const groups = [`${id}-target`, `${id}-reader`];
-    const redisPrefix = `bench:${id}:`;
-    await createTopics(topics, spec.partitions);
-    const env: Record<string, string> = {
-      KAFKA_BROKERS,
-      REDIS_URL,
-      INPUT_TOPIC: input,
-      OUTPUT_TOPIC: output,
-      KAFKA_GROUP_ID: groups[0],
-      REDIS_KEY_PREFIX: redisPrefix,
-      FEATURE_TTL_SECONDS: '900',
-      // A run that ends on an overloaded step must not wait long for its backlog.
-      SHUTDOWN_TIMEOUT_MS: '3000',
-    };
-    if (spec.kind === 'engine') {
-      Object.assign(env, {
-        DLQ_VALIDATION_TOPIC: dlq[0],
-        DLQ_PROCESSING_TOPIC: dlq[1],
-        DLQ_LATE_TOPIC: dlq[2],
-        GUARANTEE: spec.config.guarantee,
-        TRANSACTIONAL_ID_PREFIX: id,
-      });
-      if (spec.config.workers !== null) env.WORKERS = String(spec.config.workers);
-      if (spec.config.max_batch !== null) env.MAX_BATCH = String(spec.config.max_batch);
-      if (spec.config.max_wait_us !== null) env.MAX_WAIT_US = String(spec.config.max_wait_us);
-    }
-    const names = { topics, groups, redisPrefix };
+    const names = runNames(spec.kind);
+    await createTopics(names.topics, spec.partitions);
+    const env = targetEnv(spec, names);
+    const [input, output] = names.topics;
+    const groups = names.groups;
     let target: TargetProcess | null = null;
-    let reader: LatencyReader | null = null;
-    let generator: LoadGenerator | null = null;
+    let harness: Harness | null = null;
     try {
-      target = await TargetProcess.start(spec.kind, spec.runtime, env);
-      const { port1, port2 } = new MessageChannel();
-      reader = new LatencyReader({ brokers: KAFKA_BROKERS.split(','), topic: output, groupId: groups[1], feedPort: port2 });
-      generator = new LoadGenerator({ brokers: KAFKA_BROKERS.split(','), topic: input, partitions: spec.partitions, users: spec.users, seed: 42, readerPort: port1 });
-      await Promise.all([target.waitReady(), reader.ready, generator.ready]);
-      return new LoadRun(spec, target, reader, generator, names);
+      target = await TargetProcess.start(spec.kind, spec.runtime, env, spec.pin?.target ?? null);
+      harness = Harness.start({ brokers: KAFKA_BROKERS.split(','), inputTopic: input, readTopic: output, groupId: groups[1], partitions: spec.partitions, users: spec.users, seed: 42, read: true, ...spec.harness }, spec.runtime, spec.pin?.harness ?? null);
+      await Promise.all([target.waitReady(), harness.ready]);
+      const run = new LoadRun(spec, target, harness, names);
+      if (spec.warmup) await run.warmupStep(spec.warmup.rate, spec.warmup.ms);
+      return run;
     } catch (err) {
-      await Promise.allSettled([generator?.close(), reader?.close(), target?.stop(3000)]);
+      await Promise.allSettled([harness?.close(), target?.stop(3000)]);
       await cleanup(names);
       throw err;
     }
   }
 
+  /** An unmeasured step; waits (bounded) for its outputs so none leaks into the first measured step. */
+  private async warmupStep(rate: number, ms: number): Promise<void> {
+    const step = ++this.stepNo;
+    const sent = await this.harness.step(step, rate, 0, ms);
+    const until = Date.now() + 10_000;
+    while (Date.now() < until && ((await this.harness.stats()).completed[step] ?? 0) < sent.measured) await sleep(50);
+    await this.harness.finish(step);
+  }
+
   /** Runs one step at a fixed rate; `onTick` gets progress (sent so far is implied by time). */
   async step(plan: StepPlan, onTick?: (s: { read: number; completed: number; phase: string }) => void): Promise<StepResult> {
     const step = ++this.stepNo;
-    const pids = { target: this.target.pid, broker: servicePids().kafka, redis: servicePids().redis, bench: process.pid };
+    const pids = { target: this.target.pid, broker: servicePids().kafka, redis: servicePids().redis, harness: this.harness.pid, bench: process.pid };
     const m0 = await this.target.metrics(ENGINE_METRICS);
-    const dup0 = (await this.reader.stats()).duplicates;
+    const dup0 = (await this.harness.stats()).duplicates;
     let cpu0: CpuSnapshot | null = null;
     let cpu1: CpuSnapshot | null = null;
     const startedAt = Date.now();
-    // CPU is read at the edges of the measured window (the generator starts ~20 ms after the request).
+    // CPU is read at the edges of the measured window, which the harness announces.
     // Events the target processed in the window: the engine's own counter (its outputs may become
     // visible later, e.g. at an exactly-once commit); baselines: outputs read in the window.
     let done0: Promise<Record<string, number>> | null = null;
     let done1: Promise<Record<string, number>> | null = null;
-    const tStart = setTimeout(() => {
-      cpu0 = new CpuSnapshot(pids);
-      done0 = this.target.metrics(PROCESSED);
-    }, plan.warmupMs + 20);
-    const tEnd = setTimeout(() => {
-      cpu1 = new CpuSnapshot(pids);
-      done1 = this.target.metrics(PROCESSED);
-    }, plan.warmupMs + plan.durationMs + 20);
+    this.harness.onEdge = (st, edge) => {
+      if (st !== step) return;
+      if (edge === 'start') {
+        cpu0 = new CpuSnapshot(pids);
+        done0 = this.target.metrics(PROCESSED);
+      } else {
+        cpu1 = new CpuSnapshot(pids);
+        done1 = this.target.metrics(PROCESSED);
+      }
+    };
     let phase = 'warm-up';
-    const ticker = setInterval(() => {
-      const el = Date.now() - startedAt;
-      phase = el < plan.warmupMs ? 'warm-up' : el < plan.warmupMs + plan.durationMs ? 'measuring' : 'draining';
-      void this.reader.stats().then((s) => onTick?.({ read: s.read, completed: s.completed[step] ?? 0, phase }));
-    }, 250);
+    // Progress only when someone shows it: every poll is a wake-up of the harness too.
+    const ticker = onTick
+      ? setInterval(() => {
+          const el = Date.now() - startedAt;
+          phase = el < plan.warmupMs ? 'warm-up' : el < plan.warmupMs + plan.durationMs ? 'measuring' : 'draining';
+          void this.harness.stats().then((s) => onTick({ read: s.read, completed: s.completed[step] ?? 0, phase }), () => {});
+        }, 1000)
+      : null;
     try {
-      const sent = await this.generator.run({ step, rate: plan.rate, warmupMs: plan.warmupMs, durationMs: plan.durationMs });
-      if (this.generator.error) throw this.generator.error;
-      this.sentTotal += sent.sent;
+      const sent = await this.harness.step(step, plan.rate, plan.warmupMs, plan.durationMs);
+      if (this.harness.error) throw this.harness.error;
       const drainUntil = Date.now() + plan.drainTimeoutMs;
       let drained = false;
       while (Date.now() < drainUntil) {
         if (!this.target.alive) throw new RunError(`${this.spec.kind} exited during the step:\n${this.target.stderrTail()}`);
-        const s = await this.reader.stats();
-        if (s.mapped >= this.sentTotal - sent.sendErrors && (s.completed[step] ?? 0) >= sent.measured) {
+        const s = await this.harness.stats();
+        if ((s.completed[step] ?? 0) >= sent.measured) {
           drained = true;
           break;
         }
-        await sleep(25);
+        await sleep(50);
       }
-      const cutoffUs = nowUs();
-      clearTimeout(tStart);
-      clearTimeout(tEnd);
+      this.harness.onEdge = null;
       cpu0 ??= new CpuSnapshot(pids);
       cpu1 ??= new CpuSnapshot(pids);
-      const lat = await this.reader.finish(step, cutoffUs);
+      const lat = await this.harness.finish(step);
       const m1 = await this.target.metrics(ENGINE_METRICS);
-      const dup1 = (await this.reader.stats()).duplicates;
+      const dup1 = (await this.harness.stats()).duplicates;
       if (!drained) this.dirty = true;
       const d = (k: (typeof ENGINE_METRICS)[number]) => m1[k] - m0[k];
       const hist = decodeHistogram(lat.histogram);
@@ -237,34 +228,81 @@ export class LoadRun {
         generator_send_errors: sent.sendErrors,
         errors: deadLetters + sendFailures + lat.unfinished,
         send_lag_p99_ms: lagP99,
+        harness_requests_per_s: Math.round(sent.requests / ((plan.warmupMs + plan.durationMs) / 1000)),
         mean_batch_rows: d('scorestream_batch_rows_count') > 0 ? round1(d('scorestream_batch_rows_sum') / d('scorestream_batch_rows_count')) : null,
         mean_inference_us_per_batch: d('scorestream_inference_seconds_count') > 0 ? round1((d('scorestream_inference_seconds_sum') / d('scorestream_inference_seconds_count')) * 1e6) : null,
         cpu,
         histogram: lat.histogram,
         held: reasons.length === 0,
         verdict: reasons.length ? reasons.join('; ') : 'held',
+        attempt: 1,
       };
     } finally {
-      clearInterval(ticker);
-      clearTimeout(tStart);
-      clearTimeout(tEnd);
+      if (ticker) clearInterval(ticker);
+      this.harness.onEdge = null;
     }
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([this.generator.close(), this.reader.close(), this.target.stop()]);
+    await Promise.allSettled([this.harness.close(), this.target.stop()]);
     await cleanup(this.names);
   }
 }
 
-async function cleanup(names: { topics: string[]; groups: string[]; redisPrefix: string }): Promise<void> {
+export interface RunNames {
+  id: string;
+  /** input, output, then the engine's dead-letter topics. */
+  topics: string[];
+  /** The target's group, the reader's. */
+  groups: string[];
+  redisPrefix: string;
+}
+
+/** Fresh topic, group and Redis key names for one process under test. */
+export function runNames(kind: TargetKind): RunNames {
+  const id = uniqueName(`bench-${kind}`);
+  const dlq = [`${id}-dlq-validation`, `${id}-dlq-processing`, `${id}-dlq-late`];
+  return { id, topics: [`${id}-in`, `${id}-out`, ...(kind === 'engine' ? dlq : [])], groups: [`${id}-target`, `${id}-reader`], redisPrefix: `bench:${id}:` };
+}
+
+/** The target's environment: its topics, group, Redis prefix and the configuration under test. */
+export function targetEnv(spec: Pick<RunSpec, 'kind' | 'config' | 'env'>, names: RunNames): Record<string, string> {
+  const [input, output, ...dlq] = names.topics;
+  const env: Record<string, string> = {
+    KAFKA_BROKERS,
+    REDIS_URL,
+    INPUT_TOPIC: input,
+    OUTPUT_TOPIC: output,
+    KAFKA_GROUP_ID: names.groups[0],
+    REDIS_KEY_PREFIX: names.redisPrefix,
+    FEATURE_TTL_SECONDS: '900',
+    // A run that ends on an overloaded step must not wait long for its backlog.
+    SHUTDOWN_TIMEOUT_MS: '3000',
+  };
+  if (spec.env) Object.assign(env, spec.env);
+  if (spec.kind === 'engine') {
+    Object.assign(env, {
+      DLQ_VALIDATION_TOPIC: dlq[0],
+      DLQ_PROCESSING_TOPIC: dlq[1],
+      DLQ_LATE_TOPIC: dlq[2],
+      GUARANTEE: spec.config.guarantee,
+      TRANSACTIONAL_ID_PREFIX: names.id,
+    });
+    if (spec.config.workers !== null) env.WORKERS = String(spec.config.workers);
+    if (spec.config.max_batch !== null) env.MAX_BATCH = String(spec.config.max_batch);
+    if (spec.config.max_wait_us !== null) env.MAX_WAIT_US = String(spec.config.max_wait_us);
+  }
+  return env;
+}
+
+export async function cleanup(names: Pick<RunNames, 'topics' | 'groups' | 'redisPrefix'>): Promise<void> {
   await Promise.allSettled([deleteTopics(names.topics), deleteGroups(names.groups), deleteRedisPrefix(names.redisPrefix)]);
 }
 
 function cpuBreakdown(u: ReturnType<CpuSnapshot['diff']>, events: number, lanes: number): CpuBreakdown {
   const t: ProcessUse | null = u.procs.target ?? null;
   const pct = (p: ProcessUse | null | undefined) => (p ? p.pct : null);
-  const known = [t, u.procs.broker, u.procs.redis, u.procs.bench].reduce((a, p) => a + (p?.pct ?? 0), 0);
+  const known = [t, u.procs.broker, u.procs.redis, u.procs.harness, u.procs.bench].reduce((a, p) => a + (p?.pct ?? 0), 0);
   return {
     target_pct: pct(t),
     target_main_thread_pct: t ? t.mainPct : null,
@@ -273,6 +311,7 @@ function cpuBreakdown(u: ReturnType<CpuSnapshot['diff']>, events: number, lanes:
     target_us_per_event: t && events > 0 ? round1(t.cpuUs / events) : null,
     broker_pct: pct(u.procs.broker),
     redis_pct: pct(u.procs.redis),
+    harness_pct: pct(u.procs.harness),
     bench_pct: pct(u.procs.bench),
     machine_pct: u.machineBusyPct,
     other_pct: u.machineBusyPct === null ? null : round1(Math.max(0, u.machineBusyPct - known)),

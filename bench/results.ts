@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { CpuBreakdown, StepResult, TargetConfig } from './load-run.js';
 import type { SweepResult } from './sweep.js';
 import { ROOT, kafkaVersion, redisVersion } from './services.js';
+import type { HarnessCalibration } from './harness/calibrate.js';
 
 /**
  * The results file (bench/results/<timestamp>.json and latest.json): every figure of the run,
@@ -33,6 +34,11 @@ export interface ScenarioEntry {
   errors: number;
   /** Whether the step held (p99 ≤ 100 ms and achieved ≥ 95 % of target). */
   held?: boolean;
+  /** Which run of a repeated sweep (rate-sweep runs --repeat times); 1 otherwise. */
+  run?: number;
+  /** 2: the repeat of a step that did not hold the first time. */
+  attempt?: number;
+  harness_requests_per_s?: number;
   verdict?: string;
   unfinished?: number;
   duplicates?: number;
@@ -60,6 +66,7 @@ export interface SweepSummary {
 }
 
 export interface Summary {
+  /** The median over the default configuration's runs. */
   max_sustainable_eps: number | null;
   passthrough_max_eps: number | null;
   naive_max_eps: number | null;
@@ -90,6 +97,7 @@ export interface Results {
     redis: string;
     os: string;
     load_avg_at_start: number[];
+    load_avg_at_end?: number[];
     packages: Record<string, string>;
   };
   settings: Record<string, unknown>;
@@ -98,12 +106,20 @@ export interface Results {
   inference: Record<string, unknown> | null;
   cpu_scaling: Record<string, unknown> | null;
   micro_batching: Record<string, unknown>[] | null;
+  /** The load harness's own cost, measured at the start of the run (no engine: it reads its own input). */
+  harness: HarnessCalibration | null;
+  /** The default configuration's sweep, run --repeat times: each run and the spread. */
+  rate_sweep_runs?: {
+    runs: { run: number; max_sustainable_eps: number; p99_ms_at_1000eps: number | null }[];
+    max_sustainable_eps: { min: number; median: number; max: number; spread_pct: number } | null;
+    p99_ms_at_1000eps: { min: number; median: number; max: number; spread_pct: number } | null;
+  };
   /** 1, 2, 3 engine processes in one consumer group (bench/multi-process.ts). */
   multi_process?: { machine: Record<string, unknown>; results: ProcessCountResult[] } | null;
   summary: Summary;
 }
 
-const PACKAGES = ['kafkajs', 'ioredis', 'onnxruntime-node', 'piscina', 'hdr-histogram-js', 'prom-client', 'vega', 'vega-lite'];
+const PACKAGES = ['kafkajs', '@platformatic/kafka', 'ioredis', 'onnxruntime-node', 'piscina', 'hdr-histogram-js', 'prom-client', 'vega', 'vega-lite'];
 
 export async function machineInfo(): Promise<Results['machine']> {
   const packages: Record<string, string> = {};
@@ -136,10 +152,13 @@ export function gitCommit(): string {
   }
 }
 
-export function stepEntry(name: string, config: TargetConfig, r: StepResult): ScenarioEntry {
+export function stepEntry(name: string, config: TargetConfig, r: StepResult, run = 1): ScenarioEntry {
   return {
     name,
-    id: `${name}:${configTag(config)}:${r.target_rate}eps`,
+    id: `${name}${run > 1 ? `#${run}` : ''}:${configTag(config)}:${r.target_rate}eps${r.attempt > 1 ? ':repeat' : ''}`,
+    run,
+    attempt: r.attempt,
+    harness_requests_per_s: r.harness_requests_per_s,
     config,
     target_rate: r.target_rate,
     achieved_rate: r.achieved_rate,
@@ -173,13 +192,13 @@ export function configTag(c: TargetConfig): string {
   return `w${c.workers ?? '-'}/b${c.max_batch ?? '-'}/u${c.max_wait_us ?? '-'}/${c.guarantee === 'exactly-once' ? 'eos' : 'alo'}`;
 }
 
-/** Writes <timestamp>.json and latest.json; returns their paths. */
-export function writeResults(outDir: string, results: Results): { stamped: string; latest: string } {
+/** Writes <timestamp>.json and <name>.json (latest: full runs only; quick; partial); returns their paths. */
+export function writeResults(outDir: string, results: Results, name: string): { stamped: string; latest: string } {
   mkdirSync(outDir, { recursive: true });
   const stamp = results.generated_at.replace(/[:.]/g, '-');
   const text = JSON.stringify(results, null, 2) + '\n';
   const stamped = join(outDir, `${stamp}.json`);
-  const latest = join(outDir, 'latest.json');
+  const latest = join(outDir, `${name}.json`);
   writeFileSync(stamped, text);
   writeFileSync(latest, text);
   return { stamped, latest };

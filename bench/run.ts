@@ -12,6 +12,14 @@ import { gitCommit, machineInfo, writeResults, type Results } from './results.js
 import { SCENARIO_ORDER, type BenchContext } from './scenarios.js';
 import { ROOT, ensureServices } from './services.js';
 import { summarize } from './summary.js';
+import { calibrateHarness } from './harness/calibrate.js';
+import { harnessSettings } from './scenarios.js';
+import { loadavg } from 'node:os';
+
+// Ctrl-C / SIGTERM end through process.exit, so exit handlers (restoring the broker's and Redis's
+// CPU affinity after the cpu-scaling scenario) run.
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
 
 async function main(): Promise<number> {
   let opts: BenchOptions;
@@ -30,7 +38,7 @@ async function main(): Promise<number> {
   }
   const progress = new Progress();
   const started = Date.now();
-  progress.line(`scorestream bench${opts.quick ? ' (quick)' : ''}: ${opts.scenarios.join(', ')}; ${opts.durationS} s per step after ${opts.warmupS} s warm-up`);
+  progress.line(`scorestream bench${opts.quick ? ' (quick)' : ''}: ${opts.scenarios.join(', ')}; ${opts.durationS ?? '10,000 events / 3-10'} s per step after ${opts.warmupS} s lead-in; results: ${opts.outDir}/${opts.resultName}.*`);
   await ensureServices((s) => progress.line(s));
   if (opts.build && !buildEngine((l) => progress.line(l))) return 1;
 
@@ -44,7 +52,10 @@ async function main(): Promise<number> {
     machine: await machineInfo(),
     settings: {
       scenarios: opts.scenarios,
-      step_duration_s: opts.durationS,
+      step_duration_s: opts.durationS ?? 'max(3, min(10, 10000 / rate))',
+      repeat: opts.repeat,
+      harness: { tick_ms: opts.tickMs, client: opts.harnessClient, fetch_min_bytes: 1, fetch_max_wait_ms: 20 },
+      failed_step_repeated: !opts.quick,
       warmup_s: opts.warmupS,
       rates: opts.rates,
       users: opts.users,
@@ -56,6 +67,7 @@ async function main(): Promise<number> {
       held_when: `p99 <= ${P99_LIMIT_MS} ms and achieved >= ${ACHIEVED_MIN * 100}% of target`,
       latency: 'prediction read back from the output topic minus the event\'s scheduled send time (open loop), µs HdrHistogram',
     },
+    harness: null,
     scenarios: [],
     sweeps: [],
     inference: null,
@@ -76,6 +88,15 @@ async function main(): Promise<number> {
   };
   const ctx: BenchContext = { opts, progress, results, sweeps: new Map(), deadline: started + opts.budgetMin * 60_000 };
   const failures: { scenario: string; error: string }[] = [];
+  try {
+    // What the load harness itself costs at 10,000 events/s, before anything else is measured.
+    progress.status('harness calibration: 10,000 events/s, reading its own input back');
+    results.harness = await calibrateHarness(10_000, opts.quick ? 3 : 8, opts.runtime, harnessSettings(ctx));
+    progress.line(`harness (${results.harness.client}, ${results.harness.tick_ms} ms tick) at 10,000 events/s: ${results.harness.harness_pct ?? '?'}% of one core (generator + reader), ${results.harness.produce_requests_per_s} produce requests/s, broker round trip p50 ${results.harness.p50_ms} ms p99 ${results.harness.p99_ms} ms`);
+  } catch (err) {
+    failures.push({ scenario: 'harness-calibration', error: (err as Error).message });
+    progress.line(`harness calibration FAILED: ${(err as Error).message}`);
+  }
   for (const [name, run] of SCENARIO_ORDER) {
     if (!opts.scenarios.includes(name)) continue;
     progress.line(`— ${name}`);
@@ -89,17 +110,18 @@ async function main(): Promise<number> {
   }
   results.summary = summarize(ctx, results);
   results.duration_s = Math.round((Date.now() - started) / 100) / 10;
+  results.machine.load_avg_at_end = loadavg().map((x) => Math.round(x * 100) / 100);
   if (failures.length) (results as Results & { failures?: unknown }).failures = failures;
 
   const outDir = resolve(ROOT, opts.outDir);
-  const files = writeResults(outDir, results);
+  const files = writeResults(outDir, results, opts.resultName);
   let charts: string[] = [];
   try {
-    charts = await writeCharts(outDir, results);
+    charts = await writeCharts(outDir, results, opts.resultName);
   } catch (err) {
     progress.line(`charts failed: ${(err as Error).message}`);
   }
-  const md = writeMarkdown(outDir, results, charts);
+  const md = writeMarkdown(outDir, results, charts, opts.resultName);
   progress.done();
   process.stdout.write(textReport(results));
   progress.line(`wrote ${[files.stamped, files.latest, md, ...charts].map((f) => f.replace(ROOT, '')).join(', ')} in ${results.duration_s} s`);

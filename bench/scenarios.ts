@@ -9,6 +9,9 @@ import type { Progress } from './progress.js';
 import { stepEntry, sweepSummary, type Results } from './results.js';
 import { sweep, type LadderOptions, type SweepResult } from './sweep.js';
 import type { TargetKind } from './target-process.js';
+import { amdahlOf, pinServices, scalingPoint, type ScalingPoint } from './cpu-scaling.js';
+import { ensureHeavyModel, HEAVY_TREES } from './heavy-model.js';
+import { cpuLayout } from './pinning.js';
 
 /** The six scenarios of the bench. Each appends its entries to `results`. */
 
@@ -35,22 +38,28 @@ const SINGLE_THREAD: TargetConfig = { workers: 1, max_batch: null, max_wait_us: 
 /** The reference rate: the seeds' target of 1,000+ events/s. */
 export const REFERENCE_RATE = 1000;
 
-function timing(ctx: BenchContext): Omit<StepPlan, 'rate'> {
-  return { warmupMs: ctx.opts.warmupS * 1000, durationMs: ctx.opts.durationS * 1000, drainTimeoutMs: ctx.opts.quick ? 2000 : 5000 };
+/** Each measured step holds 10,000 events (at least 3 s, at most 10 s) unless --duration says otherwise. */
+export function stepDurationMs(rate: number, durationS: number | null): number {
+  if (durationS !== null) return durationS * 1000;
+  return Math.round(Math.min(10, Math.max(3, 10_000 / rate)) * 1000);
+}
+
+function timing(ctx: BenchContext): (rate: number) => Omit<StepPlan, 'rate'> {
+  return (rate) => ({ warmupMs: ctx.opts.warmupS * 1000, durationMs: stepDurationMs(rate, ctx.opts.durationS), drainTimeoutMs: ctx.opts.quick ? 2000 : 5000 });
 }
 
 function ladder(ctx: BenchContext, quickRates: number[], seed?: number): LadderOptions {
   const base: LadderOptions = { start: REFERENCE_RATE, factor: 1.5, maxSteps: 12, floor: 100, refine: !ctx.opts.quick, deadline: ctx.deadline };
   if (ctx.opts.rates) return { ...base, rates: ctx.opts.rates };
-  if (ctx.opts.quick) return { ...base, rates: quickRates };
+  if (ctx.opts.quick) return { ...base, rates: quickRates, repeatFailed: false };
   // Later sweeps start at the reference rate (for p99 there) and then skip to about half the
   // default configuration's maximum, which saves steps that would certainly hold.
   return seed ? { ...base, skipBelow: seed * 0.5 } : base;
 }
 
 async function runSweep(ctx: BenchContext, key: string, name: string, kind: TargetKind, config: TargetConfig, l: LadderOptions): Promise<SweepResult> {
-  const spec: RunSpec = { kind, config, runtime: ctx.opts.runtime, partitions: ctx.opts.partitions, users: ctx.opts.users };
-  const label = `${name} ${describe(kind, config)}`;
+  const spec: RunSpec = { kind, config, runtime: ctx.opts.runtime, partitions: ctx.opts.partitions, users: ctx.opts.users, harness: harnessSettings(ctx), warmup: { rate: REFERENCE_RATE, ms: ctx.opts.quick ? 1000 : 3000 } };
+  const label = `${name}${key.includes('#') ? ` ${key.slice(key.indexOf('#'))}` : ''} ${describe(kind, config)}`;
   let rate = 0;
   let stepStart = Date.now();
   const t = timing(ctx);
@@ -62,13 +71,15 @@ async function runSweep(ctx: BenchContext, key: string, name: string, kind: Targ
     },
     onTick: (s) => {
       const el = ((Date.now() - stepStart) / 1000).toFixed(1);
-      ctx.progress.status(`${label}: ${rate}/s ${s.phase} ${el}s/${(t.warmupMs + t.durationMs) / 1000}s | read ${s.read} | window done ${s.completed}`);
+      const plan = t(rate);
+      ctx.progress.status(`${label}: ${rate}/s ${s.phase} ${el}s/${(plan.warmupMs + plan.durationMs) / 1000}s | read ${s.read} | window done ${s.completed}`);
     },
     onStepDone: (r) => {
-      ctx.progress.line(`${label}: ${r.target_rate}/s -> ${r.achieved_rate}/s p50 ${fmt(r.latency.p50_ms)} p99 ${fmt(r.latency.p99_ms)} ms${r.cpu.main_thread_us_per_event !== null ? ` main ${r.cpu.main_thread_us_per_event} us/ev` : ''} cpu ${r.cpu.target_pct ?? '?'}% machine ${r.cpu.machine_pct ?? '?'}% ${r.held ? 'held' : `NOT held (${r.verdict})`}`);
+      ctx.progress.line(`${label}: ${r.target_rate}/s${r.attempt > 1 ? ' (repeat)' : ''} -> ${r.achieved_rate}/s p50 ${fmt(r.latency.p50_ms)} p99 ${fmt(r.latency.p99_ms)} ms${r.cpu.main_thread_us_per_event !== null ? ` main ${r.cpu.main_thread_us_per_event} us/ev` : ''} cpu ${r.cpu.target_pct ?? '?'}% harness ${r.cpu.harness_pct ?? '?'}% machine ${r.cpu.machine_pct ?? '?'}% ${r.held ? 'held' : `NOT held (${r.verdict})`}`);
     },
   });
-  for (const s of res.steps) ctx.results.scenarios.push(stepEntry(name, config, s));
+  const run = key.includes('#') ? Number(key.slice(key.indexOf('#') + 1)) : 1;
+  for (const s of res.steps) ctx.results.scenarios.push(stepEntry(name, config, s, run));
   ctx.results.sweeps.push({ ...sweepSummary(name, res), name: key });
   ctx.sweeps.set(key, res);
   ctx.progress.line(`${label}: max sustainable ${res.max_sustainable_eps}/s${res.failed_at ? ` (${res.failed_at}/s: ${res.failure})` : ''}`);
@@ -82,9 +93,13 @@ function describe(kind: TargetKind, c: TargetConfig): string {
 
 const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(x < 10 ? 2 : 1) : '-');
 
-/** Step at the reference rate, if the sweep ran one. */
+/** Step at the reference rate, if the sweep ran one (its repeat, if it was repeated). */
 export function stepAt(s: SweepResult | undefined, rate = REFERENCE_RATE): StepResult | undefined {
-  return s?.steps.find((x) => x.target_rate === rate);
+  return s?.steps.filter((x) => x.target_rate === rate).pop();
+}
+
+export function harnessSettings(ctx: BenchContext) {
+  return { tickMs: ctx.opts.tickMs, fetchWaitMs: 20, client: ctx.opts.harnessClient };
 }
 
 /** The highest step that held (the ceiling's near side). */
@@ -99,8 +114,24 @@ export function failedStep(s: SweepResult | undefined): StepResult | undefined {
 
 // ---------------------------------------------------------------- scenarios
 
+/** The default configuration, swept --repeat times back to back; the spread is the bench's own noise. */
 async function rateSweep(ctx: BenchContext): Promise<void> {
-  await runSweep(ctx, 'rate-sweep', 'rate-sweep', 'engine', DEFAULT_CONFIG, ladder(ctx, [1000, 2000]));
+  const runs: { run: number; max_sustainable_eps: number; p99_ms_at_1000eps: number | null }[] = [];
+  for (let i = 1; i <= ctx.opts.repeat; i++) {
+    const key = i === 1 ? 'rate-sweep' : `rate-sweep#${i}`;
+    const s = await runSweep(ctx, key, 'rate-sweep', 'engine', DEFAULT_CONFIG, ladder(ctx, [1000, 2000]));
+    runs.push({ run: i, max_sustainable_eps: s.max_sustainable_eps, p99_ms_at_1000eps: stepAt(s)?.latency.p99_ms ?? null });
+  }
+  ctx.results.rate_sweep_runs = { runs, max_sustainable_eps: spread(runs.map((r) => r.max_sustainable_eps)), p99_ms_at_1000eps: spread(runs.map((r) => r.p99_ms_at_1000eps).filter((x): x is number => x !== null)) };
+}
+
+/** min / median / max, and the largest deviation from the median in % of it. */
+export function spread(xs: number[]): { min: number; median: number; max: number; spread_pct: number } | null {
+  if (!xs.length) return null;
+  const v = [...xs].sort((a, b) => a - b);
+  const median = v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  const dev = median > 0 ? Math.max(median - v[0], v[v.length - 1] - median) / median : 0;
+  return { min: v[0], median, max: v[v.length - 1], spread_pct: Math.round(dev * 1000) / 10 };
 }
 
 async function baselines(ctx: BenchContext): Promise<void> {
@@ -109,38 +140,48 @@ async function baselines(ctx: BenchContext): Promise<void> {
   await runSweep(ctx, 'baseline-naive', 'baseline-naive', 'naive', SINGLE_THREAD, ladder(ctx, [1000]));
 }
 
+/**
+ * Workers 1..CPUs for the default model and a heavy one (inference matters): backlog drain rate and
+ * p99 at a fixed rate per point, CPU per thread class, processes pinned (see pinning.ts).
+ */
 async function cpuScaling(ctx: BenchContext): Promise<void> {
-  const def = ctx.sweeps.get('rate-sweep');
-  const seed = def?.max_sustainable_eps;
-  const rows: Record<string, unknown>[] = [];
-  // Quick: one extra worker count is enough to smoke-test the scenario.
-  const counts = ctx.opts.quick && !ctx.opts.workersGiven ? [1, DEFAULT_CONFIG.workers!] : ctx.opts.workerCounts;
-  for (const w of counts) {
-    const key = `cpu-scaling:w${w}`;
-    let s: SweepResult;
-    if (def && w === DEFAULT_CONFIG.workers) {
-      // The default configuration's sweep is this worker count: not run twice.
-      s = def;
-      ctx.sweeps.set(key, def);
-    } else {
-      s = await runSweep(ctx, key, 'cpu-scaling', 'engine', { ...DEFAULT_CONFIG, workers: w }, ladder(ctx, [1000], seed));
+  const layout = cpuLayout();
+  // --quick: the default model only (training the heavy one takes minutes; CI has no cache).
+  const heavy = ctx.opts.quick ? null : ensureHeavyModel(true, (l) => ctx.progress.line(l));
+  const models: [string, Record<string, string>][] = [['default (100 trees)', {}]];
+  if (heavy) models.push([`heavy (${HEAVY_TREES} trees)`, { MODEL_PATH: heavy, MODEL_META_PATH: heavy.replace(/model\.onnx$/, 'model.json') }]);
+  const counts = ctx.opts.workerCounts;
+  const points: ScalingPoint[] = [];
+  ctx.progress.line(`cpu-scaling layout: ${layout?.description ?? 'not pinned (taskset unavailable or 1 CPU)'}`);
+  const unpin = pinServices(layout);
+  try {
+    for (const [model, env] of models) {
+      for (const w of counts) {
+        if (Date.now() > ctx.deadline) break;
+        ctx.progress.status(`cpu-scaling: ${model}, ${w} worker(s): draining ${ctx.opts.backlog} events`);
+        const p = await scalingPoint(
+          { runtime: ctx.opts.runtime, partitions: ctx.opts.partitions, users: ctx.opts.users, harness: harnessSettings(ctx), backlog: ctx.opts.backlog, fixedRate: REFERENCE_RATE, stepMs: ctx.opts.quick ? 1500 : 10_000, layout, base: DEFAULT_CONFIG, log: (l) => ctx.progress.line(l) },
+          model,
+          env,
+          w,
+        );
+        points.push(p);
+        ctx.progress.line(`cpu-scaling ${model}, ${w} worker(s): drain ${p.drain_eps ?? '-'}/s (main ${p.drain_cpu?.main_pct ?? '-'}%, workers ${p.drain_cpu?.workers_pct ?? '-'}%, broker ${p.drain_cpu?.broker_pct ?? '-'}%), p99 @${REFERENCE_RATE}/s ${p.p99_ms_at_rate ?? '-'} ms${p.error ? `; FAILED: ${p.error.slice(0, 300)}` : ''}`);
+      }
     }
-    const best = bestStep(s);
-    // No step held (overloaded machine, quick run): the lowest rate run still tells the cost.
-    const cost = best ?? s.steps[0];
-    rows.push({
-      workers: w,
-      max_sustainable_eps: s.max_sustainable_eps,
-      p99_ms_at_1000eps: stepAt(s)?.latency.p99_ms ?? null,
-      main_thread_us_per_event: cost?.cpu.main_thread_us_per_event ?? null,
-      engine_us_per_event: cost?.cpu.target_us_per_event ?? null,
-      cost_measured_at_eps: cost?.target_rate ?? null,
-      main_thread_pct_at_max: best?.cpu.target_main_thread_pct ?? null,
-      busiest_other_threads_pct_at_max: best?.cpu.target_threads_pct.slice(0, w) ?? [],
-      source: s === def ? 'rate-sweep' : 'cpu-scaling',
-    });
+  } finally {
+    unpin();
   }
-  ctx.results.cpu_scaling = { cpus: CPUS, workers: rows };
+  const amdahl = models.map(([m]) => amdahlOf(points.find((p) => p.model === m && p.workers === 1 && p.drain_cpu))).filter((a) => a !== null);
+  ctx.results.cpu_scaling = {
+    cpus: CPUS,
+    layout: layout?.description ?? 'not pinned',
+    heavy_model: heavy ? `${HEAVY_TREES}-tree forest on the same 4 features (models/train.py --n-estimators ${HEAVY_TREES})` : ctx.opts.quick ? 'not run in --quick' : 'training failed',
+    backlog_events: ctx.opts.backlog,
+    fixed_rate_eps: REFERENCE_RATE,
+    points,
+    amdahl,
+  };
 }
 
 async function inference(ctx: BenchContext): Promise<void> {

@@ -1,4 +1,3 @@
-import type { StepResult } from './load-run.js';
 import type { Results, Summary } from './results.js';
 import { DEFAULT_CONFIG, bestStep, failedStep, stepAt, type BenchContext } from './scenarios.js';
 import type { SweepResult } from './sweep.js';
@@ -11,34 +10,6 @@ import type { SweepResult } from './sweep.js';
 /** The default configuration's sweep: rate-sweep, or the matching cpu-scaling run. */
 function defaultSweep(ctx: BenchContext): SweepResult | undefined {
   return ctx.sweeps.get('rate-sweep') ?? ctx.sweeps.get(`cpu-scaling:w${DEFAULT_CONFIG.workers}`);
-}
-
-export interface Amdahl {
-  /** Serial part: main-thread CPU per event. */
-  serial_us_per_event: number;
-  /** Parallel part: all other engine threads' CPU per event (lanes, libuv, GC). */
-  parallel_us_per_event: number;
-  parallel_fraction: number;
-  /** 1e6 / serial: no number of cores takes the engine past this. */
-  ceiling_eps: number;
-  /** 1e6 / (serial + parallel / cores), the engine alone on `cores` cores (broker and Redis elsewhere). */
-  predicted: { cores: number; eps: number }[];
-  measured_at_eps: number;
-}
-
-export function amdahl(step: StepResult | undefined): Amdahl | null {
-  const c = step?.cpu;
-  if (!step || !c || c.main_thread_us_per_event === null || c.target_us_per_event === null || c.main_thread_us_per_event <= 0) return null;
-  const serial = c.main_thread_us_per_event;
-  const parallel = Math.max(0, c.target_us_per_event - serial);
-  return {
-    serial_us_per_event: serial,
-    parallel_us_per_event: Math.round(parallel * 10) / 10,
-    parallel_fraction: Math.round((parallel / (serial + parallel)) * 1000) / 1000,
-    ceiling_eps: Math.round(1e6 / serial),
-    predicted: [1, 2, 4, 8, 16, 32].map((cores) => ({ cores, eps: Math.round(1e6 / (serial + parallel / cores)) })),
-    measured_at_eps: step.target_rate,
-  };
 }
 
 /** Which thread or resource ran out first, from the CPU breakdown at and just past the ceiling. */
@@ -55,7 +26,8 @@ export function whereTimeGoes(s: SweepResult | undefined, cpus: number): string 
     `busiest other engine threads ${lanes.map((x) => `${x}%`).join('/')}`,
     `broker ${c.broker_pct ?? '?'}%`,
     `Redis ${c.redis_pct ?? '?'}%`,
-    `bench generator+reader ${c.bench_pct ?? '?'}%`,
+    `load harness ${c.harness_pct ?? '?'}%`,
+    `bench coordinator ${c.bench_pct ?? '?'}%`,
     `other processes ${c.other_pct ?? '?'}%`,
   ];
   const capacity = cpus * 100;
@@ -83,21 +55,20 @@ export function summarize(ctx: BenchContext, results: Results): Summary {
   const best = bestStep(def);
   // No step held (an overloaded machine, a quick run): the lowest rate run still tells the cost.
   const costStep = best ?? def?.steps[0];
-  const a = amdahl(costStep);
-  if (a && results.cpu_scaling) results.cpu_scaling.amdahl = a;
-  else if (a) results.cpu_scaling = { amdahl: a };
-  const max = def ? def.max_sustainable_eps : null;
+  const mainUs = costStep?.cpu.main_thread_us_per_event ?? null;
+  // The median over the repeated runs of the default sweep (the first run alone if not repeated).
+  const max = results.rate_sweep_runs?.max_sustainable_eps?.median ?? (def ? def.max_sustainable_eps : null);
   const ratio = (x: number | null | undefined) => (max && x ? Math.round((max / x) * 100) / 100 : null);
   return {
     max_sustainable_eps: max,
     passthrough_max_eps: pass ? pass.max_sustainable_eps : null,
     naive_max_eps: naive ? naive.max_sustainable_eps : null,
-    p99_ms_at_1000eps: stepAt(def)?.latency.p99_ms ?? null,
-    main_thread_us_per_event: costStep?.cpu.main_thread_us_per_event ?? null,
+    p99_ms_at_1000eps: results.rate_sweep_runs?.p99_ms_at_1000eps?.median ?? stepAt(def)?.latency.p99_ms ?? null,
+    main_thread_us_per_event: mainUs,
     ratio_vs_passthrough: ratio(pass?.max_sustainable_eps),
     ratio_vs_naive: ratio(naive?.max_sustainable_eps),
     exactly_once_max_eps: eos ? eos.max_sustainable_eps : null,
-    main_thread_ceiling_eps: a?.ceiling_eps ?? null,
+    main_thread_ceiling_eps: mainUs ? Math.round(1e6 / mainUs) : null,
     where_time_goes: whereTimeGoes(def, results.machine.cpus),
   };
 }

@@ -55,14 +55,17 @@ export class TargetProcess {
     );
   }
 
-  static async start(kind: TargetKind, runtime: Runtime, env: Record<string, string>): Promise<TargetProcess> {
+  /** `cpus`: a taskset -c list to pin the process to (the cpu-scaling layout), or null. */
+  static async start(kind: TargetKind, runtime: Runtime, env: Record<string, string>, cpus: string | null = null): Promise<TargetProcess> {
     const script = SCRIPTS[kind][runtime];
     if (!existsSync(`${ROOT}/${script}`)) throw new TargetProcessError(`${script} not found (the bench compiles it unless --no-build; or use --runtime tsx)`);
     const metricsPort = kind === 'engine' ? await freePort() : null;
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to every target process.
     const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const args = [...extra, ...(runtime === 'tsx' ? ['--import', 'tsx', script] : [script])];
-    const child = spawn(process.execPath, args, {
+    // taskset execs node, so the child's pid is the engine's.
+    const [cmd, argv] = cpus ? ['taskset', ['-c', cpus, process.execPath, ...args]] : [process.execPath, args];
+    const child = spawn(cmd, argv, {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'warn', STATUS_LINE: 'off', ...env, ...(metricsPort ? { METRICS_PORT: String(metricsPort) } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,121 @@
+import { Partitioners, type PartitionMetadata } from 'kafkajs';
+
+/**
+ * The bench's events, encoded before a step starts (as the independent Go harness does) so the
+ * send loop only slices ready bytes: Zipf-distributed users (s = 1.2), 85 % view, 12 % add to
+ * cart, 3 % purchase. Each event's product_id is `p<seq>`, unique within a run: the engine copies
+ * it into its prediction, so the reader matches an output to its input by finding that one field
+ * instead of parsing the JSON.
+ */
+
+/** mulberry32 and zipfRank as in src/source/generator-source.ts (same sequences), here so the
+ * harness process loads none of the engine's modules. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function zipfRank(u: number, n: number, s = 1.2): number {
+  const a = 1 - s;
+  const r = Math.floor(((n ** a - 1) * u + 1) ** (1 / a)) - 1;
+  return Math.min(Math.max(r, 0), n - 1);
+}
+
+const CATEGORIES = ['electronics', 'books', 'fashion', 'home', 'sports', 'beauty', 'toys', 'grocery'];
+
+export interface EncodedEvents {
+  count: number;
+  /** First event's sequence number (product_id p<seq>). */
+  firstSeq: number;
+  /** All values back to back; event i is bytes [ends[i-1], ends[i]). */
+  bytes: Buffer;
+  ends: Uint32Array;
+  partitions: Int32Array;
+  /** Key of each event (shared Buffers, one per user). */
+  keys: Buffer[];
+}
+
+export class Workload {
+  private readonly rand: () => number;
+  private readonly userKeys: Buffer[] = [];
+  private readonly userPartition: Int32Array;
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private readonly meta: PartitionMetadata[];
+  private nextSeq = 0;
+
+  constructor(
+    private readonly topic: string,
+    readonly partitions: number,
+    private readonly users: number,
+    seed: number,
+  ) {
+    this.rand = mulberry32(seed);
+    this.userPartition = new Int32Array(users).fill(-1);
+    this.meta = Array.from({ length: partitions }, (_, i) => ({ partitionId: i, leader: 0 }) as PartitionMetadata);
+  }
+
+  get seq(): number {
+    return this.nextSeq;
+  }
+
+  /** Key → partition exactly as kafkajs's default (Java-compatible murmur2) partitioner places it. */
+  private user(rank: number): number {
+    if (this.userPartition[rank] < 0) {
+      const key = `u${rank}`;
+      this.userKeys[rank] = Buffer.from(key, 'latin1');
+      this.userPartition[rank] = this.partitioner({ topic: this.topic, partitionMetadata: this.meta, message: { key, value: null } });
+    }
+    return rank;
+  }
+
+  /** `count` events whose timestamp_ms is `epochMsOf(i)` (their scheduled send time). */
+  encode(count: number, epochMsOf: (i: number) => number): EncodedEvents {
+    const bytes = Buffer.allocUnsafe(count * 160 + 64);
+    const ends = new Uint32Array(count);
+    const partitions = new Int32Array(count);
+    const keys: Buffer[] = new Array(count);
+    const firstSeq = this.nextSeq;
+    let off = 0;
+    for (let i = 0; i < count; i++) {
+      const rank = this.user(zipfRank(this.rand(), this.users));
+      const r = this.rand();
+      const type = r < 0.85 ? 'view' : r < 0.97 ? 'add_to_cart' : 'purchase';
+      const cat = CATEGORIES[Math.floor(this.rand() * 8)];
+      const v = `{"user_id":"u${rank}","product_id":"p${this.nextSeq++}","category":"${cat}","event_type":"${type}","timestamp_ms":${Math.floor(epochMsOf(i))}}`;
+      off += bytes.write(v, off, 'latin1');
+      ends[i] = off;
+      partitions[i] = this.userPartition[rank];
+      keys[i] = this.userKeys[rank];
+    }
+    return { count, firstSeq, bytes, ends, partitions, keys };
+  }
+}
+
+export const valueOf = (e: EncodedEvents, i: number): Buffer => e.bytes.subarray(i === 0 ? 0 : e.ends[i - 1], e.ends[i]);
+
+const PID = Buffer.from('"product_id":"p', 'latin1');
+const FALLBACK = Buffer.from('"fallback":true', 'latin1');
+
+/** The sequence number in an output's (or input's) product_id, or -1 when it has none. */
+export function seqOf(value: Buffer): number {
+  const at = value.indexOf(PID);
+  if (at < 0) return -1;
+  let n = 0;
+  let i = at + PID.length;
+  let digits = 0;
+  for (; i < value.length; i++) {
+    const c = value[i];
+    if (c < 48 || c > 57) break;
+    n = n * 10 + (c - 48);
+    digits++;
+  }
+  return digits > 0 && value[i] === 34 ? n : -1;
+}
+
+export const isFallback = (value: Buffer): boolean => value.indexOf(FALLBACK) >= 0;

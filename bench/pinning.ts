@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+
+/**
+ * CPU layout of the scaling experiment (taskset): the broker, Redis and the load harness on the
+ * first core(s), the engine on the rest. The broker and Redis are shared services, so their
+ * original affinity is restored afterwards, also when the bench exits early.
+ */
+export interface CpuLayout {
+  /** taskset -c list for the engine. */
+  engine: string;
+  /** taskset -c list for the broker, Redis and the harness. */
+  services: string;
+  /** In words, for the report. */
+  description: string;
+}
+
+const range = (a: number, b: number): string => (a === b ? `${a}` : `${a}-${b}`);
+
+export function cpuLayout(cpus = availableParallelism()): CpuLayout | null {
+  if (cpus < 2 || !tasksetAvailable()) return null;
+  if (cpus < 4) {
+    // The engine alone on one core could not show workers scaling: it gets every core and the
+    // services are kept to the first one, so it shares that core with them.
+    return { engine: range(0, cpus - 1), services: '0', description: `broker, Redis and harness on cpu 0; engine on cpus ${range(0, cpus - 1)} (with ${cpus} cores the engine cannot have cores of its own and still run 2 workers in parallel: it shares cpu 0)` };
+  }
+  const k = Math.max(1, Math.floor(cpus / 4));
+  return { engine: range(k, cpus - 1), services: range(0, k - 1), description: `broker, Redis and harness on cpus ${range(0, k - 1)}; engine alone on cpus ${range(k, cpus - 1)}` };
+}
+
+function tasksetAvailable(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Current affinity mask of a process (hex, as taskset prints it), or null. */
+function maskOf(pid: number): string | null {
+  try {
+    return /:\s*([0-9a-f]+)\s*$/i.exec(execFileSync('taskset', ['-p', String(pid)], { encoding: 'utf8' }).trim())?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Pins every thread of `pid` to `cpuList`; returns a function restoring the previous mask. */
+export function pinProcess(pid: number, cpuList: string): (() => void) | null {
+  const before = maskOf(pid);
+  if (!before) return null;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpuList, String(pid)], { stdio: 'ignore' });
+  } catch {
+    return null;
+  }
+  let restored = false;
+  const restore = (): void => {
+    if (restored) return;
+    restored = true;
+    process.off('exit', restore);
+    try {
+      execFileSync('taskset', ['-a', '-p', before, String(pid)], { stdio: 'ignore' });
+    } catch {
+      // The process is gone.
+    }
+  };
+  // exit handlers run on process.exit and normal ends; SIGINT/SIGTERM are turned into exits in run.ts.
+  process.on('exit', restore);
+  return restore;
+}
