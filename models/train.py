@@ -10,8 +10,9 @@ Usage: python3 models/train.py [--out models/] [--features models/feature-sets/d
                                 [--model rf|gbt] [--n-estimators 100] [--max-depth 8] [--seed 42]
   --n-estimators and --seed (the model's random_state) change the model, not the simulated data:
   models/fixtures/alt/ is `--n-estimators 10 --seed 7`, a second valid model for hot-reload tests.
-  The heavy model (models/rf-26/): `--features models/feature-sets/clickstream-26.json
-  --n-estimators 400 --max-depth 10 --min-samples-leaf 20 --out models/rf-26`.
+  The heavy model (models/gbt-26/): `--features models/feature-sets/clickstream-26.json --model gbt
+  --n-estimators 2500 --max-depth 6 --max-leaf-nodes 31 --learning-rate 0.005 --min-samples-leaf 100
+  --out models/gbt-26`.
 
 Features: the declaration file (--features) lists them; features.py computes them with the
 engine's semantics (update-then-read per event, the per-user hash's 24 h TTL refreshed on every
@@ -220,7 +221,9 @@ def main() -> None:
     ap.add_argument("--model", choices=["rf", "gbt"], default="rf", help="rf: RandomForest; gbt: HistGradientBoosting (default rf)")
     ap.add_argument("--n-estimators", type=int, default=N_ESTIMATORS, help=f"trees (rf) or boosting iterations (gbt) (default {N_ESTIMATORS})")
     ap.add_argument("--max-depth", type=int, default=MAX_DEPTH, help=f"tree depth (default {MAX_DEPTH})")
-    ap.add_argument("--min-samples-leaf", type=int, default=1, help="rf: smallest leaf (default 1); larger keeps a deep forest small")
+    ap.add_argument("--min-samples-leaf", type=int, default=1, help="smallest leaf (default 1 for rf, 20 for gbt); larger keeps deep trees small")
+    ap.add_argument("--max-leaf-nodes", type=int, default=31, help="gbt: leaves per tree (default 31)")
+    ap.add_argument("--learning-rate", type=float, default=0.1, help="gbt: shrinkage (default 0.1)")
     ap.add_argument("--seed", type=int, default=FOREST_SEED, help=f"the model's random_state (default {FOREST_SEED})")
     args = ap.parse_args()
     declaration = json.loads(Path(args.features).read_text())
@@ -251,9 +254,10 @@ def main() -> None:
     else:
         name = "scorestream_purchase_gbt"
         # No early stopping: the iteration count is the declared cost of the model.
-        model = HistGradientBoostingClassifier(max_iter=args.n_estimators, max_depth=args.max_depth, max_leaf_nodes=63,
-                                               learning_rate=0.03, l2_regularization=1.0, early_stopping=False,
-                                               random_state=args.seed)
+        model = HistGradientBoostingClassifier(max_iter=args.n_estimators, max_depth=args.max_depth,
+                                               max_leaf_nodes=args.max_leaf_nodes, learning_rate=args.learning_rate,
+                                               min_samples_leaf=max(args.min_samples_leaf, 20) if args.min_samples_leaf == 1 else args.min_samples_leaf,
+                                               l2_regularization=1.0, early_stopping=False, random_state=args.seed)
     model.fit(x_tr, y_tr)
     if list(model.classes_) != [0, 1]:
         sys.exit(f"unexpected classes {model.classes_}")
@@ -301,6 +305,7 @@ def main() -> None:
         "forest_seed": args.seed,
         "max_depth": args.max_depth,
         **({"min_samples_leaf": args.min_samples_leaf} if args.min_samples_leaf != 1 else {}),
+        **({"max_leaf_nodes": args.max_leaf_nodes, "learning_rate": args.learning_rate} if args.model == "gbt" else {}),
         "train_rows": int(len(y_tr)),
         "holdout_rows": int(len(y_ho)),
         "sklearn_version": sklearn.__version__,

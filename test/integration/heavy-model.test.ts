@@ -1,4 +1,4 @@
-// The 26-feature model (models/rf-26) through the real broker and Redis: every event scored
+// The 26-feature model (models/gbt-26) through the real broker and Redis: every event scored
 // once, and each prediction equal to the model on the features Python computes for the event
 // (models/features.py, independent of the engine's TypeScript and Lua), user by user; the Redis
 // hashes (under the set's own key prefix) hold the features of each user's last event.
@@ -18,8 +18,8 @@ import { produceEvents } from '../kit/produce.js';
 import { createScenario } from '../kit/scenario.js';
 import { REDIS_URL, assertServicesReachable } from '../kit/services.js';
 
-const MODEL = join(ROOT, 'models/rf-26/model.onnx');
-const META_PATH = join(ROOT, 'models/rf-26/model.json');
+const MODEL = join(ROOT, 'models/gbt-26/model.onnx');
+const META_PATH = join(ROOT, 'models/gbt-26/model.json');
 const META = JSON.parse(readFileSync(META_PATH, 'utf8')) as { model_version: string };
 const CATEGORIES = ['books', 'electronics', 'fashion', 'home', 'toys', 'sports', 'garden', 'ünknown "c"'];
 const TYPES: EventType[] = ['view', 'view', 'view', 'view', 'view', 'view', 'view', 'add_to_cart', 'add_to_cart', 'purchase'];

@@ -1,4 +1,4 @@
-// A hot reload to a model that declares other features (models/rf-26, 26 features) is refused by
+// A hot reload to a model that declares other features (models/gbt-26, 26 features) is refused by
 // the lanes with a ModelLoadError naming the file, and the running model keeps serving: stored
 // state belongs to the running feature set, so changing it needs a restart. sameFeatureSet (the
 // main thread's check) agrees.
@@ -13,8 +13,8 @@ import { ROOT } from '../kit/golden.js';
 
 const MODEL = join(ROOT, 'models/model.onnx');
 const META = join(ROOT, 'models/model.json');
-const HEAVY = join(ROOT, 'models/rf-26/model.onnx');
-const HEAVY_META = join(ROOT, 'models/rf-26/model.json');
+const HEAVY = join(ROOT, 'models/gbt-26/model.onnx');
+const HEAVY_META = join(ROOT, 'models/gbt-26/model.json');
 const ALT_META = join(ROOT, 'models/fixtures/alt/model.json');
 const VERSION = (JSON.parse(readFileSync(META, 'utf8')) as { model_version: string }).model_version;
 let pool: LanePool<unknown>;
@@ -38,7 +38,7 @@ test('reload to other declared features is refused; the running model keeps serv
   assert.equal(pool.modelVersion, VERSION);
 });
 
-test('sameFeatureSet: equal for the default and alt models, different for rf-26', () => {
+test('sameFeatureSet: equal for the default and alt models, different for gbt-26', () => {
   assert.equal(sameFeatureSet(loadFeatureSet(META), loadFeatureSet(ALT_META)), true);
   assert.equal(sameFeatureSet(loadFeatureSet(META), loadFeatureSet(HEAVY_META)), false);
 });
