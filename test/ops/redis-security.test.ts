@@ -9,6 +9,8 @@ import { Redis } from 'ioredis';
 import { freePort, runToExit } from '../kit/engine-process.js';
 import { RedisServer } from '../kit/redis-server.js';
 import { uniqueName } from '../kit/services.js';
+import { loadFeatureSet } from '../../src/features/feature-set.js';
+import { featureKeyPrefix } from '../../src/features/redis-feature-store.js';
 
 const DEFAULT_PW = 'default-user-pw-7f3a';
 const ACL_USER = 'scorer';
@@ -60,7 +62,8 @@ function eventsFile(user: string): string {
 async function storedViews(prefix: string, user: string): Promise<string | null> {
   const r = new Redis({ host: '127.0.0.1', port: plainPort, password: DEFAULT_PW });
   try {
-    return await r.hget(prefix + user, 'v');
+    // The engine keys users under REDIS_KEY_PREFIX + the default model's feature-set hash.
+    return await r.hget(featureKeyPrefix(prefix, loadFeatureSet(new URL('../../models/model.json', import.meta.url).pathname)) + user, 'v');
   } finally {
     r.disconnect();
   }
