@@ -6,14 +6,12 @@
 // users' feature counters in the Redis Cluster are exact in both modes (the replay guard).
 // The rebalance pauses around the join and the leave are measured and printed.
 import '../../src/kafka/kafkajs-read-committed.js';
-import { after, before, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { Cluster } from 'ioredis';
 import { summarize } from '../kit/audit.js';
 import { byUser, expectedFeatures } from '../kit/events.js';
-import { clusterClient, clusterUp, readHashes } from '../kit/redis-cluster.js';
-import { assertServicesReachable } from '../kit/services.js';
+import { readHashes } from '../kit/redis-cluster.js';
 import {
   Audit,
   META,
@@ -27,6 +25,7 @@ import {
   sleep,
   startMember,
   steadyInput,
+  scaleHarness,
   waitBalanced,
   waitSent,
   type Member,
@@ -41,27 +40,7 @@ const MAX_IN_FLIGHT = 1000;
 const MAX_IN_FLIGHT_PER_PARTITION = 250;
 const COMMIT_INTERVAL_MS = 100;
 
-let cluster: Cluster;
-const members: Member[] = [];
-const readers: Audit[] = [];
-const stoppers: (() => Promise<void>)[] = [];
-
-before(async () => {
-  await assertServicesReachable();
-  clusterUp();
-  cluster = clusterClient();
-});
-
-after(async () => {
-  await Promise.all(stoppers.map((s) => s().catch(() => {})));
-  if (process.env.SCALE_LOG_DIR) {
-    mkdirSync(process.env.SCALE_LOG_DIR, { recursive: true });
-    for (const m of members) writeFileSync(`${process.env.SCALE_LOG_DIR}/${m.name.replace(/\W+/g, '_')}.log`, m.engine.stderr());
-  }
-  await Promise.all(members.map((m) => m.engine.kill9()));
-  await Promise.all(readers.map((r) => r.stop()));
-  cluster?.disconnect();
-});
+const { members, readers, stoppers, cluster, startGroup } = scaleHarness();
 
 async function joinAndKill(t: TestContext, guarantee: 'at-least-once' | 'exactly-once'): Promise<void> {
   const eos = guarantee === 'exactly-once';
@@ -70,9 +49,7 @@ async function joinAndKill(t: TestContext, guarantee: 'at-least-once' | 'exactly
     partitions: PARTITIONS,
     env: { GUARANTEE: guarantee, MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), MAX_IN_FLIGHT_PER_PARTITION: String(MAX_IN_FLIGHT_PER_PARTITION), COMMIT_INTERVAL_MS: String(COMMIT_INTERVAL_MS) },
   });
-  const group: Member[] = await Promise.all([0, 1, 2].map(() => startMember(env)));
-  members.push(...group);
-  await Promise.all(group.map((m) => m.engine.waitReady(90_000)));
+  const group: Member[] = await startGroup(env);
   await waitBalanced(sc.groupId, group, PARTITIONS, 60_000);
 
   const reader = await Audit.start(sc.auditOptions);
@@ -178,7 +155,7 @@ async function joinAndKill(t: TestContext, guarantee: 'at-least-once' | 'exactly
   // Feature counters in the Redis Cluster: exactly what each user's events add up to.
   const users = byUser(sent);
   const ids = [...users.keys()];
-  const hashes = await readHashes(cluster, ids.map((u) => sc.keyPrefix + u));
+  const hashes = await readHashes(cluster(), ids.map((u) => sc.keyPrefix + u));
   let wrong = 0;
   let firstWrong = '';
   for (const u of ids) {

@@ -4,13 +4,11 @@
 // each user's outputs stay in input order, the stopped processes exit 0, and the features in the
 // Redis Cluster are exact. The pause each graceful leave causes is measured and printed.
 import '../../src/kafka/kafkajs-read-committed.js';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Cluster } from 'ioredis';
 import { summarize } from '../kit/audit.js';
 import { byUser, expectedFeatures } from '../kit/events.js';
-import { clusterClient, clusterUp, readHashes } from '../kit/redis-cluster.js';
-import { assertServicesReachable } from '../kit/services.js';
+import { readHashes } from '../kit/redis-cluster.js';
 import {
   Audit,
   META,
@@ -23,6 +21,7 @@ import {
   sleep,
   startMember,
   steadyInput,
+  scaleHarness,
   waitBalanced,
   type Member,
 } from './scale-run.js';
@@ -32,29 +31,11 @@ const RATE = 2000;
 const USERS = 3000;
 const MAX_IN_FLIGHT = 1000;
 
-let cluster: Cluster;
-const members: Member[] = [];
-const readers: Audit[] = [];
-const stoppers: (() => Promise<void>)[] = [];
-
-before(async () => {
-  await assertServicesReachable();
-  clusterUp();
-  cluster = clusterClient();
-});
-
-after(async () => {
-  await Promise.all(stoppers.map((s) => s().catch(() => {})));
-  await Promise.all(members.map((m) => m.engine.kill9()));
-  await Promise.all(readers.map((r) => r.stop()));
-  cluster?.disconnect();
-});
+const { members, readers, stoppers, cluster, startGroup } = scaleHarness();
 
 test('rolling restart of 3 processes (SIGTERM, replacement, ready) under 2,000 events/s → 0 lost, order kept, exact features', { timeout: 240_000 }, async (t) => {
   const { sc, env } = await groupScenario({ prefix: 'scale-roll', partitions: PARTITIONS, env: { MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), MAX_IN_FLIGHT_PER_PARTITION: '250' } });
-  let group: Member[] = await Promise.all([0, 1, 2].map(() => startMember(env)));
-  members.push(...group);
-  await Promise.all(group.map((m) => m.engine.waitReady(90_000)));
+  let group: Member[] = await startGroup(env);
   await waitBalanced(sc.groupId, group, PARTITIONS, 60_000);
 
   const reader = await Audit.start(sc.auditOptions);
@@ -119,7 +100,7 @@ test('rolling restart of 3 processes (SIGTERM, replacement, ready) under 2,000 e
 
   const users = byUser(sent);
   const ids = [...users.keys()];
-  const hashes = await readHashes(cluster, ids.map((u) => sc.keyPrefix + u));
+  const hashes = await readHashes(cluster(), ids.map((u) => sc.keyPrefix + u));
   let wrong = 0;
   let firstWrong = '';
   for (const u of ids) {

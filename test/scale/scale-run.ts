@@ -1,14 +1,16 @@
 // Shared pieces of the scale tests (test/scale/*.test.ts): a group of engine processes on one
 // topic fed at a steady rate, their partition assignments (from their logs), and what the
 // output says about order, duplicates and pauses.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { after, before } from 'node:test';
+import type { Cluster } from 'ioredis';
 import { Audit, endOffsets, type AuditedRecord, type Prediction } from '../kit/audit.js';
 import { startEngine, type EngineProcess } from '../kit/engine-process.js';
 import { randomEvent, rng } from '../kit/events.js';
 import { RateProducer, connectProducer } from '../kit/produce.js';
-import { CLUSTER_NODES } from '../kit/redis-cluster.js';
+import { CLUSTER_NODES, clusterClient, clusterUp } from '../kit/redis-cluster.js';
 import { createScenario, type Scenario } from '../kit/scenario.js';
-import { kafka, uniqueName } from '../kit/services.js';
+import { assertServicesReachable, kafka, uniqueName } from '../kit/services.js';
 
 export const META = JSON.parse(readFileSync('models/model.json', 'utf8')) as { model_version: string; cold_start: number[] };
 
@@ -24,6 +26,52 @@ export interface Member {
 export interface Assignment {
   at: number;
   partitions: number[];
+}
+
+export interface ScaleHarness {
+  /** Every engine process started (killed after the test; logs to SCALE_LOG_DIR first when set). */
+  members: Member[];
+  /** Audit readers (stopped after the test). */
+  readers: Audit[];
+  /** Input producers and the like (stopped first after the test). */
+  stoppers: (() => Promise<void>)[];
+  /** The Redis Cluster client (connected before the test). */
+  cluster(): Cluster;
+  /** Starts `n` members with `env` and waits until each is ready. */
+  startGroup(env: Record<string, string>, n?: number): Promise<Member[]>;
+}
+
+/** Hooks of a scale test file: services checked and the Redis Cluster up before; everything started stopped after. */
+export function scaleHarness(): ScaleHarness {
+  let cluster: Cluster | null = null;
+  const h: ScaleHarness = {
+    members: [],
+    readers: [],
+    stoppers: [],
+    cluster: () => cluster!,
+    async startGroup(env, n = 3) {
+      const group = await Promise.all(Array.from({ length: n }, () => startMember(env)));
+      h.members.push(...group);
+      await Promise.all(group.map((m) => m.engine.waitReady(90_000)));
+      return group;
+    },
+  };
+  before(async () => {
+    await assertServicesReachable();
+    clusterUp();
+    cluster = clusterClient();
+  });
+  after(async () => {
+    await Promise.all(h.stoppers.map((s) => s().catch(() => {})));
+    if (process.env.SCALE_LOG_DIR) {
+      mkdirSync(process.env.SCALE_LOG_DIR, { recursive: true });
+      for (const m of h.members) writeFileSync(`${process.env.SCALE_LOG_DIR}/${m.name.replace(/\W+/g, '_')}.log`, m.engine.stderr());
+    }
+    await Promise.all(h.members.map((m) => m.engine.kill9()));
+    await Promise.all(h.readers.map((r) => r.stop()));
+    cluster?.disconnect();
+  });
+  return h;
 }
 
 /** Every 'partitions assigned' line the process logged (LOG_LEVEL=info), oldest first. */
