@@ -13,11 +13,11 @@ import { ROOT } from '../kit/golden.js';
 let tmp: string;
 const meta = JSON.parse(readFileSync(join(ROOT, 'models/model.json'), 'utf8')) as Record<string, unknown> & { features: Record<string, unknown>[] };
 
-function runCli(metaPath: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(metaPath: string, modelPath = join(tmp, 'model.onnx'), events = 10): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const s of Object.values(SETTINGS)) delete env[s.env];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--model-path', join(tmp, 'model.onnx'), '--model-meta-path', metaPath, '--generator-events', '10', '--metrics-port', '0', '--workers', '1'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--model-path', modelPath, '--model-meta-path', metaPath, '--generator-events', String(events), '--metrics-port', '0', '--workers', '1'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -77,5 +77,15 @@ describe('feature declaration errors through the CLI', () => {
     const lines = errorLines(r.stderr);
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0], /^scorestream: model .*model\.onnx: takes 4 features per row but model\.json declares 5 \(views, cart_adds, purchases, minutes_since_prev, is_view\)$/);
+  });
+
+  test('the 26-feature model runs in embedded mode (--model-path models/gbt-26/model.onnx)', { timeout: 90_000 }, async () => {
+    const meta26 = JSON.parse(readFileSync(join(ROOT, 'models/gbt-26/model.json'), 'utf8')) as { model_version: string };
+    const r = await runCli(join(ROOT, 'models/gbt-26/model.json'), join(ROOT, 'models/gbt-26/model.onnx'), 200);
+    assert.equal(r.code, 0, r.stderr);
+    const preds = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { model_version: string; fallback: boolean; prediction: number });
+    assert.equal(preds.length, 200);
+    assert.ok(preds.every((p) => p.model_version === meta26.model_version && !p.fallback && p.prediction >= 0 && p.prediction <= 1));
+    assert.deepEqual(errorLines(r.stderr), []);
   });
 });
