@@ -99,7 +99,7 @@ export async function startInProcessEngine(o: InProcessOptions = {}): Promise<In
       }
       return sum;
     },
-    stop(drainMs = 1_500) {
+    stop(drainMs = 250) {
       stopped ??= (async () => {
         await engine.stop(drainMs);
         if (fatal) throw new Error(`engine reported a fatal error: ${(fatal as Error).message}`);
