@@ -9,11 +9,11 @@
 import '../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
+import { freePort, metricValue } from '../test/kit/engine-process.js';
 import { heapGrowth, summarizeHeapSnapshot } from './heap-summary.js';
 import { REDIS_URL, KAFKA_BROKERS, ROOT, createTopics, deleteGroups, deleteRedisPrefix, deleteTopics, kafkaClient, uniqueName } from './services.js';
 
@@ -56,27 +56,6 @@ export interface SoakResult {
   heapGrowth?: ReturnType<typeof heapGrowth>;
   heapTotalMb?: { start: number; end: number };
   loadavg: number[];
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function metric(text: string, name: string, label?: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + ' ') && !line.startsWith(name + '{')) continue;
-    if (label && !line.includes(label)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 function rssMb(pid: number): number {
@@ -193,9 +172,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       const s: SoakSample = {
         t: (Date.now() - t0 - pausedMs) / 1000,
         rssMb: rssMb(child.pid!),
-        heapUsedMb: metric(text, 'scorestream_nodejs_heap_size_used_bytes') / 2 ** 20,
-        predictions: metric(text, 'scorestream_predictions_total'),
-        storeUsers: metric(text, 'scorestream_memory_store_users'),
+        heapUsedMb: metricValue(text, 'scorestream_nodejs_heap_size_used_bytes') / 2 ** 20,
+        predictions: metricValue(text, 'scorestream_predictions_total'),
+        storeUsers: metricValue(text, 'scorestream_memory_store_users'),
       };
       if (redis) s.redisMb = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? NaN) / 2 ** 20;
       samples.push(s);
@@ -210,7 +189,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     }
     if (o.snapshots !== false) snaps.push(await snapshot(child, dir, metricsUrl));
     const finalText = await (await fetch(metricsUrl)).text();
-    const evictions = { ttl: metric(finalText, 'scorestream_memory_store_evictions_total', 'reason="ttl"'), capacity: metric(finalText, 'scorestream_memory_store_evictions_total', 'reason="capacity"') };
+    const evictions = { ttl: metricValue(finalText, 'scorestream_memory_store_evictions_total', { reason: 'ttl' }), capacity: metricValue(finalText, 'scorestream_memory_store_evictions_total', { reason: 'capacity' }) };
     const warm = samples.filter((s) => s.t >= trendFrom);
     const mins = warm.map((s) => s.t / 60);
     const last = samples[samples.length - 1];

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { BUILD_DIR } from './build.js';
 import { ROOT } from './services.js';
+import { freePort, metricValue } from '../test/kit/engine-process.js';
 
 /** What consumes the input topic and writes the output topic: the engine or a baseline. */
 export type TargetKind = 'engine' | 'passthrough' | 'naive';
@@ -22,17 +22,6 @@ const SCRIPTS: Record<TargetKind, { compiled: string; tsx: string }> = {
 
 /** Line a baseline prints on stdout once its consumer has joined the group. */
 export const BASELINE_READY_LINE = 'bench-baseline-ready';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * The process under test, started as users start it (a separate process configured by env),
@@ -112,10 +101,7 @@ export class TargetProcess {
     if (!this.metricsPort || !this.alive) return out;
     try {
       const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
-      for (const line of text.split('\n')) {
-        const m = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})? (\S+)$/.exec(line);
-        if (m && m[1] in out) out[m[1]] += Number(m[2]);
-      }
+      for (const n of names) out[n] = metricValue(text, n);
     } catch {
       // Metrics unavailable: counts stay 0 and the reader's own counts still stand.
     }
