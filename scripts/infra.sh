@@ -12,7 +12,7 @@
 #     (no replicas, no persistence; state in .infra/redis-cluster/) for
 #     REDIS_CLUSTER_NODES=127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002
 #
-# usage: scripts/infra.sh up|down|status|cluster-up|cluster-down
+# usage: scripts/infra.sh up|down|status|cluster-up|cluster-down|cluster-ha-up|cluster-ha-down
 #   up      start what is not running; returns once the broker answers a
 #           metadata request and Redis answers PING. Idempotent.
 #   down    stop what this script started (per the pid files), including the
@@ -23,6 +23,9 @@
 #           Idempotent: a healthy cluster is reused; a partial one is rebuilt.
 #   cluster-down  stop the cluster nodes this script started and delete their
 #           state (the next cluster-up starts empty). Idempotent.
+#   cluster-ha-up / cluster-ha-down  the same for a failover cluster: 3 masters
+#           + 3 replicas on 127.0.0.1:7100-7105, node timeout 2 s (the Redis
+#           Cluster failover test kills a master).
 #
 # Environment:
 #   KAFKA_READY_TIMEOUT  seconds to wait for the broker (default 120)
@@ -332,6 +335,19 @@ kafka_up() {
 
 CLUSTER_DIR="$STATE/redis-cluster"
 CLUSTER_PORTS=(7000 7001 7002)
+CLUSTER_REPLICAS=0
+CLUSTER_NODE_TIMEOUT=5000
+CLUSTER_NAME='Redis Cluster'
+
+# The failover cluster (cluster-ha-up): 3 masters + 3 replicas on other ports and state, and a
+# short node timeout so a killed master is replaced within seconds.
+use_ha_cluster() {
+  CLUSTER_DIR="$STATE/redis-cluster-ha"
+  CLUSTER_PORTS=(7100 7101 7102 7103 7104 7105)
+  CLUSTER_REPLICAS=1
+  CLUSTER_NODE_TIMEOUT=2000
+  CLUSTER_NAME='Redis Cluster (3 masters + 3 replicas)'
+}
 
 cluster_cli() { # port, command...
   local port=$1
@@ -341,11 +357,15 @@ cluster_cli() { # port, command...
 
 cluster_pid() { pid_of "$CLUSTER_DIR/$1/redis.pid" "redis-server.*:$1"; }
 
-# True when every node answers and reports cluster_state:ok.
+# True when every node answers and reports cluster_state:ok (and, with replicas, every master
+# has an in-sync replica: a failover needs one).
 cluster_ok() {
   local p
   for p in "${CLUSTER_PORTS[@]}"; do
     cluster_cli "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+    if [ "$CLUSTER_REPLICAS" -gt 0 ] && cluster_cli "$p" info replication 2>/dev/null | grep -q '^role:master'; then
+      cluster_cli "$p" info replication 2>/dev/null | grep -q 'state=online' || return 1
+    fi
   done
 }
 
@@ -361,7 +381,7 @@ cluster_up() {
   t0=$(now_ms)
   for p in "${CLUSTER_PORTS[@]}"; do cluster_pid "$p" >/dev/null || all_ours=0; done
   if [ "$all_ours" -eq 1 ] && cluster_ok; then
-    say "Redis Cluster already up on $REDIS_HOST:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]}"
+    say "$CLUSTER_NAME already up on $REDIS_HOST:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]}"
     return 0
   fi
   ensure_redis_server
@@ -379,7 +399,7 @@ cluster_up() {
       # 9>&-: do not hand our lock fd to the daemon.
       redis-server --bind "$REDIS_HOST" --port "$p" --daemonize yes \
         --cluster-enabled yes --cluster-config-file "$CLUSTER_DIR/$p/nodes.conf" \
-        --cluster-node-timeout 5000 --save '' --appendonly no --dir "$CLUSTER_DIR/$p" \
+        --cluster-node-timeout "$CLUSTER_NODE_TIMEOUT" --save '' --appendonly no --dir "$CLUSTER_DIR/$p" \
         --pidfile "$CLUSTER_DIR/$p/redis.pid" --logfile "$CLUSTER_DIR/$p/redis.log" </dev/null 9>&-
     done
     local i
@@ -389,7 +409,7 @@ cluster_up() {
         sleep 0.1
       done
       [ "$(cluster_cli "$p" ping 2>/dev/null)" = PONG ] ||
-        die "Redis Cluster node $p did not answer PING within 10 s (log: .infra/redis-cluster/$p/redis.log)"
+        die "Redis Cluster node $p did not answer PING within 10 s (log: $CLUSTER_DIR/$p/redis.log)"
     done
   fi
   # Nodes up but not joined yet (fresh start, or an earlier cluster-up died half way).
@@ -397,17 +417,17 @@ cluster_up() {
     local nodes=()
     for p in "${CLUSTER_PORTS[@]}"; do nodes+=("$REDIS_HOST:$p"); done
     say "joining ${nodes[*]} into a cluster"
-    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$CLUSTER_DIR/create.log" 2>&1 || {
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$CLUSTER_REPLICAS" --cluster-yes >"$CLUSTER_DIR/create.log" 2>&1 || {
       cat "$CLUSTER_DIR/create.log" >&2
-      die "redis-cli --cluster create failed (log: .infra/redis-cluster/create.log)"
+      die "redis-cli --cluster create failed (log: $CLUSTER_DIR/create.log)"
     }
   fi
   local deadline=$(($(now_ms) + 30000))
   until cluster_ok; do
-    [ "$(now_ms)" -ge "$deadline" ] && die "Redis Cluster not cluster_state:ok on every node within 30 s"
+    [ "$(now_ms)" -ge "$deadline" ] && die "$CLUSTER_NAME not cluster_state:ok on every node within 30 s"
     sleep 0.1
   done
-  say "Redis Cluster up on $REDIS_HOST:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]} after $(secs_since "$t0") s: REDIS_CLUSTER_NODES=$(printf "$REDIS_HOST:%s," "${CLUSTER_PORTS[@]}" | sed 's/,$//')"
+  say "$CLUSTER_NAME up on $REDIS_HOST:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]} after $(secs_since "$t0") s: REDIS_CLUSTER_NODES=$(printf "$REDIS_HOST:%s," "${CLUSTER_PORTS[@]}" | sed 's/,$//')"
 }
 
 cluster_down() {
@@ -446,6 +466,8 @@ down)
   stop Kafka "$KAFKA_PID" kafka.Kafka 60
   stop Redis "$REDIS_PID" redis-server 10
   if [ -d "$CLUSTER_DIR" ]; then cluster_down; fi
+  use_ha_cluster
+  if [ -d "$CLUSTER_DIR" ]; then cluster_down; fi
   ;;
 cluster-up)
   with_lock
@@ -453,6 +475,16 @@ cluster-up)
   ;;
 cluster-down)
   with_lock
+  cluster_down
+  ;;
+cluster-ha-up)
+  with_lock
+  use_ha_cluster
+  cluster_up
+  ;;
+cluster-ha-down)
+  with_lock
+  use_ha_cluster
   cluster_down
   ;;
 status)
@@ -483,7 +515,7 @@ status)
   exit "$rc"
   ;;
 *)
-  echo "usage: $0 up|down|status|cluster-up|cluster-down" >&2
+  echo "usage: $0 up|down|status|cluster-up|cluster-down|cluster-ha-up|cluster-ha-down" >&2
   exit 2
   ;;
 esac
