@@ -104,6 +104,10 @@ export default async function runLane(init: LaneInit): Promise<LaneExit> {
           staged.delete(msg.id);
           break;
         case 'close':
+          // The main thread closes after its shutdown drain: what is still queued is not
+          // committed and will be redone after a restart. Only the batch in progress finishes,
+          // so the thread is never terminated inside session.run (onnxruntime aborts the process).
+          batcher.discardPending();
           void batcher.drain().then(() => {
             port.close();
             resolve({ laneId: init.laneId, scoredRows });

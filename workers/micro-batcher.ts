@@ -35,6 +35,17 @@ export class MicroBatcher<T extends { rows: number }> {
     this.schedule();
   }
 
+  /**
+   * Drops what is queued and not yet in a batch; returns the rows dropped. A flush in progress
+   * is not touched (drain() waits for it).
+   */
+  discardPending(): number {
+    const rows = this.pendingRows;
+    this.pending = [];
+    this.pendingRows = 0;
+    return rows;
+  }
+
   /** Resolves once everything added so far has been flushed. */
   async drain(): Promise<void> {
     while (this.pending.length > 0 || this.flushing) {

@@ -58,6 +58,8 @@ class Lane<C> {
   nextId = 0;
   rowsInFlight = 0;
   restarts = 0;
+  /** The lane task's end (resolves when it closed, rejects on a crash). */
+  ended: Promise<void> | null = null;
   constructor(readonly id: number) {}
 }
 
@@ -159,9 +161,17 @@ export class LanePool<C> {
     });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Ends every lane task, then the pool. Terminating a worker inside session.run aborts the
+   * whole process (onnxruntime's native error), so the lanes finish their batch first (bounded).
+   */
+  async close(waitMs = 5000): Promise<void> {
     this.closing = true;
+    const ending = this.lanes.filter((l) => l.ready && l.ended).map((l) => l.ended!.catch(() => {}));
     for (const lane of this.lanes) if (lane.ready) this.post(lane, { t: 'close' });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(ending), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
     if (this.pool) await this.pool.destroy();
   }
 
@@ -186,6 +196,7 @@ export class LanePool<C> {
       port1.close();
       if (exit.loadError) throw fromErrorData(exit.loadError);
     });
+    lane.ended = ended;
     ended.catch((err: Error) => {
       port1.close();
       if (this.closing) return;

@@ -19,7 +19,7 @@ export type ToWorker =
   | { t: 'swap'; id: number }
   /** Some lane refused reload `id`: drop the staged model, keep serving the old one. */
   | { t: 'discard'; id: number }
-  /** Finish what is queued, then end the lane task. */
+  /** Finish the batch in progress, drop what is queued (uncommitted: redone after a restart), end the lane task. */
   | { t: 'close' }
   /** Fault injection for the fault suite: throw an uncaught error on this thread. */
   | { t: 'crash' };
