@@ -191,7 +191,9 @@ export class Engine {
     const deadline = Date.now() + timeoutMs;
     while ((this.partitions.inFlight > 0 || !this.features.idle) && Date.now() < deadline) await sleep(5);
     const drained = this.partitions.inFlight === 0;
-    await Promise.race([this.output.drain(), sleep(Math.max(0, deadline - Date.now()))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.output.drain(), new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+    clearTimeout(timer);
     this.committer.stop();
     await this.commit();
     await this.commit(); // a retry of anything the first commit could not finish

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { FeatureSetError } from '../shared/errors.js';
+import { FeatureSetError, ModelLoadError } from '../shared/errors.js';
 
 /**
  * A model's declared feature set: model.json `features`, one entry per model input column, in
@@ -201,7 +201,8 @@ export function loadFeatureSet(metaPath: string): FeatureSet {
   try {
     meta = JSON.parse(readFileSync(metaPath, 'utf8')) as Record<string, unknown>;
   } catch (err) {
-    throw new FeatureSetError(metaPath, '', `cannot read it: ${(err as Error).message}`);
+    // An unreadable model.json is a broken model (exit 1), not a bad declaration (exit 2).
+    throw new ModelLoadError(metaPath, `cannot read model metadata: ${(err as Error).message}`, { cause: err });
   }
   // A bare declaration file (models/feature-sets/*.json) is a list.
   if (Array.isArray(meta)) return parseFeatureSet(meta, metaPath);
