@@ -7,13 +7,15 @@ import type { CpuBreakdown, StepResult, TargetConfig } from './load-run.js';
 import type { SweepResult } from './sweep.js';
 import { ROOT, kafkaVersion, redisVersion } from './services.js';
 import type { HarnessCalibration } from './harness/calibrate.js';
+import type { LatencyPercentiles } from './histogram.js';
 
 /**
  * The results file (bench/results/<timestamp>.json and latest.json): every figure of the run,
  * the machine and versions, so runs can be compared across commits and machines.
  */
 
-export interface ScenarioEntry {
+/** A scenario's latency figures are its histogram's percentiles (mean and count aside: `events` counts). */
+export interface ScenarioEntry extends Omit<LatencyPercentiles, 'mean_ms' | 'count'> {
   /** Scenario: rate-sweep, baseline-passthrough, baseline-naive, cpu-scaling, micro-batching, exactly-once, inference-single, inference-pool. */
   name: string;
   /** Unique within a file: name, configuration and rate. */
@@ -23,12 +25,6 @@ export interface ScenarioEntry {
   target_rate: number | null;
   /** Events (or rows) per second that came out. */
   achieved_rate: number;
-  p50_ms: number;
-  p90_ms: number;
-  p95_ms: number;
-  p99_ms: number;
-  p999_ms: number;
-  max_ms: number;
   events: number;
   fallbacks: number;
   errors: number;
