@@ -80,6 +80,31 @@ function list(name: string, v: string | undefined): number[] {
   return v.split(',').map((x) => positive(name, x.trim(), true));
 }
 
+function oneOf<T extends string>(name: string, v: string | undefined, choices: readonly T[]): T {
+  if (!(choices as readonly (string | undefined)[]).includes(v)) throw new UsageError(`${name} is ${choices.join(' or ')}, got ${v}`);
+  return v as T;
+}
+
+type NumberKey = 'repeat' | 'tickMs' | 'backlog' | 'durationS' | 'warmupS' | 'budgetMin' | 'users' | 'partitions';
+interface NumberFlag {
+  key: NumberKey;
+  integer?: boolean;
+  /** Giving it makes the run partial (results not written as latest). */
+  partial?: boolean;
+}
+
+/** The options that take one positive number. */
+const NUMBER_FLAGS = {
+  '--repeat': { key: 'repeat', integer: true },
+  '--tick-ms': { key: 'tickMs' },
+  '--backlog': { key: 'backlog', integer: true },
+  '--duration': { key: 'durationS', partial: true },
+  '--warmup': { key: 'warmupS' },
+  '--budget': { key: 'budgetMin' },
+  '--users': { key: 'users', integer: true },
+  '--partitions': { key: 'partitions', integer: true },
+} satisfies Record<string, NumberFlag>;
+
 export function defaultWorkerCounts(cpus = availableParallelism()): number[] {
   return Array.from({ length: Math.max(1, cpus) }, (_, i) => i + 1);
 }
@@ -110,6 +135,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
     const value = (): string | undefined => inline ?? argv[++i];
+    if (Object.hasOwn(NUMBER_FLAGS, flag)) {
+      const f: NumberFlag = NUMBER_FLAGS[flag as keyof typeof NUMBER_FLAGS];
+      o[f.key] = positive(flag, value(), f.integer);
+      if (f.partial) partial = true;
+      continue;
+    }
     switch (flag) {
       case '--help':
       case '-h':
@@ -118,21 +149,12 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       case '--quick':
         o.quick = true;
         break;
-      case '--repeat':
-        o.repeat = positive(flag, value(), true);
+      case '--harness-client':
+        o.harnessClient = oneOf(flag, value(), ['platformatic', 'kafkajs']);
         break;
-      case '--tick-ms':
-        o.tickMs = positive(flag, value());
+      case '--runtime':
+        o.runtime = oneOf(flag, value(), ['compiled', 'tsx']);
         break;
-      case '--backlog':
-        o.backlog = positive(flag, value(), true);
-        break;
-      case '--harness-client': {
-        const v = value();
-        if (v !== 'platformatic' && v !== 'kafkajs') throw new UsageError(`--harness-client is platformatic or kafkajs, got ${v}`);
-        o.harnessClient = v;
-        break;
-      }
       case '--scenario': {
         const names = (value() ?? '').split(',').filter(Boolean);
         for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new UsageError(`unknown scenario ${n}: one of ${SCENARIOS.join(', ')}`);
@@ -141,13 +163,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         partial = true;
         break;
       }
-      case '--duration':
-        o.durationS = positive(flag, value());
-        partial = true;
-        break;
-      case '--warmup':
-        o.warmupS = positive(flag, value());
-        break;
       case '--rates':
         o.rates = list(flag, value());
         partial = true;
@@ -157,21 +172,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         o.workersGiven = true;
         partial = true;
         break;
-      case '--budget':
-        o.budgetMin = positive(flag, value());
-        break;
-      case '--users':
-        o.users = positive(flag, value(), true);
-        break;
-      case '--partitions':
-        o.partitions = positive(flag, value(), true);
-        break;
-      case '--runtime': {
-        const v = value();
-        if (v !== 'compiled' && v !== 'tsx') throw new UsageError(`--runtime is compiled or tsx, got ${v}`);
-        o.runtime = v;
-        break;
-      }
       case '--no-build':
         o.build = false;
         break;
