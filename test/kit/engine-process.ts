@@ -51,9 +51,17 @@ export function metricValue(text: string, name: string, labels?: Record<string, 
   return sum;
 }
 
-export async function startEngine(env: Record<string, string>, args: string[] = []): Promise<EngineProcess> {
+export interface SpawnOptions {
+  /** Command the engine runs under, e.g. `ip netns exec <ns>` (NetNamespace.exec). */
+  prefix?: string[];
+  /** Where its metrics server is reached (with METRICS_HOST set to the same address); default 127.0.0.1. */
+  host?: string;
+}
+
+export async function startEngine(env: Record<string, string>, args: string[] = [], o: SpawnOptions = {}): Promise<EngineProcess> {
   const port = env.METRICS_PORT ? Number(env.METRICS_PORT) : await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const argv = [...(o.prefix ?? []), process.execPath, '--import', 'tsx', 'src/main.ts', ...args];
+  const child = spawn(argv[0], argv.slice(1), {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'info', STATUS_LINE: 'off', ...env, METRICS_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -65,7 +73,7 @@ export async function startEngine(env: Record<string, string>, args: string[] = 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let done = false;
   void exited.then(() => (done = true));
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${o.host ?? '127.0.0.1'}:${port}`;
   const proc: EngineProcess = {
     child,
     port,

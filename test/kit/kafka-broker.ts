@@ -36,6 +36,14 @@ export interface KafkaBrokerOptions {
   ssl?: { keystorePem: string; truststorePem: string };
   /** Broker settings appended last (e.g. auto.create.topics.enable=false). */
   props?: Record<string, string>;
+  /** Address of the PLAINTEXT listener (default 127.0.0.1), e.g. a veth address a network namespace reaches. */
+  host?: string;
+  /**
+   * Also a VIA_PROXY listener that advertises another port (proxyPort): clients bootstrapped
+   * there reach the broker only through whatever the test runs on proxyPort (e.g. a DelayProxy
+   * forwarding to viaProxyPort), while the test's own clients use PLAINTEXT directly.
+   */
+  viaProxy?: boolean;
 }
 
 
@@ -51,11 +59,21 @@ export class KafkaBroker {
     /** Ports of the SSL and MTLS listeners (0: none). */
     readonly sslPort = 0,
     readonly mtlsPort = 0,
+    readonly host = '127.0.0.1',
+    /** The VIA_PROXY listener's own port and the port it advertises (0: none). */
+    readonly viaProxyPort = 0,
+    readonly proxyPort = 0,
   ) {}
 
-  /** "127.0.0.1:<port>" for KAFKA_BROKERS. */
+  /** "<host>:<proxyPort>": KAFKA_BROKERS for a client that goes through the proxy. */
+  get proxiedBrokers(): string {
+    if (!this.proxyPort) throw new KafkaBrokerError('this broker has no VIA_PROXY listener');
+    return `${this.host}:${this.proxyPort}`;
+  }
+
+  /** "<host>:<port>" for KAFKA_BROKERS. */
   get brokers(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.host}:${this.port}`;
   }
 
   /** "127.0.0.1:<sslPort>" for KAFKA_BROKERS over TLS. */
@@ -90,11 +108,21 @@ export class KafkaBroker {
     const lines = readFileSync(TEMPLATE, 'utf8')
       .split('\n')
       .filter((l) => !REWRITTEN.test(l));
+    const host = opts.host ?? '127.0.0.1';
+    const taken = [port, controllerPort, sslPort, mtlsPort];
+    let viaProxyPort = 0;
+    let proxyPort = 0;
+    if (opts.viaProxy) {
+      while (viaProxyPort === 0 || taken.includes(viaProxyPort)) viaProxyPort = await freePort();
+      while (proxyPort === 0 || [...taken, viaProxyPort].includes(proxyPort)) proxyPort = await freePort();
+    }
+    const via = opts.viaProxy ? `,VIA_PROXY://${host}:${viaProxyPort}` : '';
+    const viaAdvertised = opts.viaProxy ? `,VIA_PROXY://${host}:${proxyPort}` : '';
     const ssl = opts.ssl ? `,SSL://127.0.0.1:${sslPort},MTLS://127.0.0.1:${mtlsPort}` : '';
     lines.push(
-      `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${ssl}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${ssl}`,
-      `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${opts.ssl ? ',SSL:SSL,MTLS:SSL' : ''}`,
+      `listeners=PLAINTEXT://${host}:${port},CONTROLLER://127.0.0.1:${controllerPort}${ssl}${via}`,
+      `advertised.listeners=PLAINTEXT://${host}:${port}${ssl}${viaAdvertised}`,
+      `listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${opts.ssl ? ',SSL:SSL,MTLS:SSL' : ''}${opts.viaProxy ? ',VIA_PROXY:PLAINTEXT' : ''}`,
       `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
       `log.dirs=${join(dir, 'data')}`,
     );
@@ -124,7 +152,7 @@ export class KafkaBroker {
       rmSync(dir, { recursive: true, force: true });
       throw new KafkaBrokerError(`formatting the test broker's storage failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
     }
-    return new KafkaBroker(dir, port, controllerPort, propsPath, sslPort, mtlsPort);
+    return new KafkaBroker(dir, port, controllerPort, propsPath, sslPort, mtlsPort, host, viaProxyPort, proxyPort);
   }
 
   /** Starts the broker (same ports, same data) and resolves once it answers a metadata request. */
