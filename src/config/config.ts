@@ -161,22 +161,8 @@ export function parseConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv
   c.featureStoreKind = c.featureStore === 'auto' ? (c.kafkaBrokers ? 'redis' : 'memory') : c.featureStore;
   c.resolvedMetaPath = c.modelMetaPath || c.modelPath.replace(/[^/]*$/, 'model.json');
   c.kafkaSaslSecret = c.kafkaSaslPassword;
-  if (c.kafkaSaslPasswordFile) {
-    if (c.kafkaSaslPassword) throw new ConfigError('KAFKA_SASL_PASSWORD_FILE', c.kafkaSaslPasswordFile, 'set either KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both');
-    try {
-      c.kafkaSaslSecret = readFileSync(c.kafkaSaslPasswordFile, 'utf8').trim();
-    } catch (err) {
-      throw new ConfigError('KAFKA_SASL_PASSWORD_FILE', c.kafkaSaslPasswordFile, `cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  }
-  if (c.redisPasswordFile) {
-    if (c.redisPassword) throw new ConfigError('REDIS_PASSWORD_FILE', c.redisPasswordFile, 'set either REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both');
-    try {
-      c.redisPassword = readFileSync(c.redisPasswordFile, 'utf8').trim();
-    } catch (err) {
-      throw new ConfigError('REDIS_PASSWORD_FILE', c.redisPasswordFile, `cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  }
+  if (c.kafkaSaslPasswordFile) c.kafkaSaslSecret = readPasswordFile('KAFKA_SASL_PASSWORD', c.kafkaSaslPassword, c.kafkaSaslPasswordFile);
+  if (c.redisPasswordFile) c.redisPassword = readPasswordFile('REDIS_PASSWORD', c.redisPassword, c.redisPasswordFile);
   checkKafkaTlsFiles(c);
   if (c.kafkaSaslMechanism !== 'none' && (!c.kafkaSaslUsername || !c.kafkaSaslSecret)) {
     throw new ConfigError('KAFKA_SASL_MECHANISM', c.kafkaSaslMechanism, 'needs KAFKA_SASL_USERNAME and a password (KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE)');
@@ -194,6 +180,16 @@ export function parseConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv
   const topics = [c.inputTopic, c.outputTopic, c.validationTopic, c.processingTopic, c.lateTopic];
   if (new Set(topics).size !== topics.length) throw new ConfigError('OUTPUT_TOPIC', c.outputTopic, 'input, output and DLQ topics must all differ');
   return { config: c, help };
+}
+
+/** The password in `file` (setting `<env>_FILE`), which excludes giving the password itself (`env`). */
+function readPasswordFile(env: string, password: string, file: string): string {
+  if (password) throw new ConfigError(`${env}_FILE`, file, `set either ${env} or ${env}_FILE, not both`);
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`${env}_FILE`, file, `cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }
 
 function defaultText(key: SettingKey): string {
