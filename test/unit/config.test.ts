@@ -2,49 +2,15 @@
 // setting through the real CLI: exit code 2 and exactly one stderr line naming setting and value.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { SETTINGS, flagOf, parseConfig, type SettingKey } from '../../src/config/config.js';
 import { ConfigError } from '../../src/shared/errors.js';
+import { runCli as runMain, type CliResult } from '../kit/cli.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SECRET = 'hunter2-s3cr3t-do-not-print';
 
-/** The environment of the test runner without any scorestream setting (CI may set KAFKA_BROKERS etc.). */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const s of Object.values(SETTINGS)) delete env[s.env];
-  delete env.SCORESTREAM_FAULT_INJECTION;
-  return { ...env, ...extra };
-}
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(env: Record<string, string>, args: string[] = []): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-      cwd: ROOT,
-      env: cleanEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    // A bad setting must never get as far as starting the engine; if it does, stop it.
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+// A bad setting must never get as far as starting the engine; if it does, it is killed after 30 s.
+const runCli = (env: Record<string, string>, args: string[] = []): Promise<CliResult> => runMain(args, env, 30_000);
 
 describe('parseConfig (in process)', () => {
   test('defaults', { timeout: 10_000 }, () => {

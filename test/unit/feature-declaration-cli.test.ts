@@ -3,32 +3,17 @@
 // starts; a declared width that does not match the model's input is one line, exit 1.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SETTINGS } from '../../src/config/config.js';
+import { runCli as runMain, type CliResult } from '../kit/cli.js';
 import { ROOT } from '../kit/golden.js';
 
 let tmp: string;
 const meta = JSON.parse(readFileSync(join(ROOT, 'models/model.json'), 'utf8')) as Record<string, unknown> & { features: Record<string, unknown>[] };
 
-function runCli(metaPath: string, modelPath = join(tmp, 'model.onnx'), events = 10): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const s of Object.values(SETTINGS)) delete env[s.env];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--model-path', modelPath, '--model-meta-path', metaPath, '--generator-events', String(events), '--metrics-port', '0', '--workers', '1'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runCli(metaPath: string, modelPath = join(tmp, 'model.onnx'), events = 10): Promise<CliResult> {
+  return runMain(['--model-path', modelPath, '--model-meta-path', metaPath, '--generator-events', String(events), '--metrics-port', '0', '--workers', '1'], {}, 60_000);
 }
 
 function writeMeta(name: string, edit: (m: typeof meta) => void): string {
