@@ -31,6 +31,8 @@ export interface BenchOptions {
   harnessClient: 'platformatic' | 'kafkajs';
   /** Events in the backlog of each cpu-scaling drain. */
   backlog: number;
+  /** Nice value of the processes under test, the harness, the broker and Redis (0: unchanged). */
+  nice: number;
   help: boolean;
   /** Basename of the results: latest (a full run), quick or partial. */
   resultName: 'latest' | 'quick' | 'partial';
@@ -56,6 +58,8 @@ with baselines, CPU scaling, inference-only and micro-batching figures.
   --backlog N             events each cpu-scaling drain starts with (default 100000; --quick 10000)
   --tick-ms MS            load generator tick: one produce request per tick at most (default 5)
   --harness-client NAME   the harness's Kafka client: platformatic (default) or kafkajs
+  --nice N                nice value of the engine, baselines, harness, broker and Redis during the run
+                          (default -10, restored afterwards; 0: leave priorities alone)
   --budget MINUTES        start no new step after this long (default 25; --quick 3)
   --users N               distinct users, Zipf-distributed (default 10000)
   --partitions N          partitions of the input/output topics (default 4)
@@ -128,6 +132,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     tickMs: 5,
     harnessClient: 'platformatic',
     backlog: NaN,
+    nice: -10,
     help: false,
     resultName: 'latest',
   };

@@ -1,7 +1,7 @@
 import { CpuSnapshot, round1 } from './cpu-sampler.js';
 import { Harness, type HarnessSettings } from './harness/harness.js';
 import { LoadRun, cleanup, runNames, targetEnv, type CpuBreakdown, type RunSpec, type TargetConfig } from './load-run.js';
-import { pinProcess, type CpuLayout } from './pinning.js';
+import { pinProcess, setNice, type CpuLayout } from './pinning.js';
 import { KAFKA_BROKERS, createTopics, servicePids } from './services.js';
 import { TargetProcess, type Runtime } from './target-process.js';
 
@@ -23,6 +23,8 @@ export interface ClassCpu {
   redis_pct: number | null;
   harness_pct: number | null;
   machine_pct: number | null;
+  /** Machine busy time none of the above explains: other users of a shared machine. */
+  other_processes_pct: number | null;
   main_us_per_event: number | null;
   workers_us_per_event: number | null;
   engine_us_per_event: number | null;
@@ -67,6 +69,7 @@ function classCpu(u: ReturnType<CpuSnapshot['diff']>, workers: number, events: n
     redis_pct: u.procs.redis?.pct ?? null,
     harness_pct: u.procs.harness?.pct ?? null,
     machine_pct: u.machineBusyPct,
+    other_processes_pct: u.machineBusyPct === null ? null : round1(Math.max(0, u.machineBusyPct - (t?.pct ?? 0) - (u.procs.broker?.pct ?? 0) - (u.procs.redis?.pct ?? 0) - (u.procs.harness?.pct ?? 0))),
     main_us_per_event: per(t ? t.mainPct : null),
     workers_us_per_event: per(t ? lanesPct : null),
     engine_us_per_event: per(t ? t.pct : null),
@@ -86,6 +89,7 @@ function fromBreakdown(c: CpuBreakdown, workers: number): ClassCpu {
     redis_pct: c.redis_pct,
     harness_pct: c.harness_pct,
     machine_pct: c.machine_pct,
+    other_processes_pct: c.other_pct,
     main_us_per_event: c.main_thread_us_per_event,
     workers_us_per_event: perEv !== null ? round1(perEv * lanesPct) : null,
     engine_us_per_event: c.target_us_per_event,
@@ -101,6 +105,7 @@ export interface ScalingOptions {
   fixedRate: number;
   stepMs: number;
   layout: CpuLayout | null;
+  nice: number;
   base: TargetConfig;
   log: (s: string) => void;
 }
@@ -121,6 +126,7 @@ async function drain(o: ScalingOptions, config: TargetConfig, env: Record<string
     }
     target = await TargetProcess.start('engine', o.runtime, targetEnv({ kind: 'engine', config, env }, names), o.layout?.engine ?? null);
     await target.waitReady();
+    if (o.nice) setNice(target.pid, o.nice, false);
     const pids = { target: target.pid, broker: servicePids().kafka, redis: servicePids().redis };
     const lo = o.backlog * 0.1;
     const hi = o.backlog * 0.9;
@@ -145,7 +151,7 @@ async function drain(o: ScalingOptions, config: TargetConfig, env: Record<string
 }
 
 async function fixedRate(o: ScalingOptions, config: TargetConfig, env: Record<string, string>): Promise<{ p50: number; p99: number; cpu: ClassCpu }> {
-  const spec: RunSpec = { kind: 'engine', config, runtime: o.runtime, partitions: o.partitions, users: o.users, harness: o.harness, env, pin: { target: o.layout?.engine ?? null, harness: o.layout?.services ?? null }, warmup: { rate: o.fixedRate, ms: 2000 } };
+  const spec: RunSpec = { kind: 'engine', config, runtime: o.runtime, partitions: o.partitions, users: o.users, harness: o.harness, env, pin: { target: o.layout?.engine ?? null, harness: o.layout?.services ?? null }, nice: o.nice, warmup: { rate: o.fixedRate, ms: 2000 } };
   const run = await LoadRun.start(spec);
   try {
     const r = await run.step({ rate: o.fixedRate, warmupMs: 1000, durationMs: o.stepMs, drainTimeoutMs: 5000 });

@@ -1,5 +1,6 @@
 import { CpuSnapshot, round1, type ProcessUse } from './cpu-sampler.js';
 import { Harness, type HarnessSettings } from './harness/harness.js';
+import { setNice } from './pinning.js';
 import { decodeHistogram, percentilesOf, type LatencyPercentiles } from './histogram.js';
 import { KAFKA_BROKERS, REDIS_URL, createTopics, deleteGroups, deleteRedisPrefix, deleteTopics, servicePids, uniqueName } from './services.js';
 import { TargetProcess, type Runtime, type TargetKind } from './target-process.js';
@@ -23,6 +24,8 @@ export interface RunSpec {
   env?: Record<string, string>;
   /** taskset -c lists: the target, and the harness (null: not pinned). */
   pin?: { target: string | null; harness: string | null };
+  /** Nice value for the target and the harness (null or 0: unchanged). */
+  nice?: number | null;
   /** Unmeasured step run once after the process is ready: JIT, connections, group joins. */
   warmup?: { rate: number; ms: number };
 }
@@ -129,6 +132,7 @@ export class LoadRun {
       target = await TargetProcess.start(spec.kind, spec.runtime, env, spec.pin?.target ?? null);
       harness = Harness.start({ brokers: KAFKA_BROKERS.split(','), inputTopic: input, readTopic: output, groupId: groups[1], partitions: spec.partitions, users: spec.users, seed: 42, read: true, ...spec.harness }, spec.runtime, spec.pin?.harness ?? null);
       await Promise.all([target.waitReady(), harness.ready]);
+      if (spec.nice) for (const pid of [target.pid, harness.pid]) setNice(pid, spec.nice, false);
       const run = new LoadRun(spec, target, harness, names);
       if (spec.warmup) await run.warmupStep(spec.warmup.rate, spec.warmup.ms);
       return run;
@@ -244,7 +248,8 @@ export class LoadRun {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([this.harness.close(), this.target.stop()]);
+    // A target left with a backlog (an overloaded step) must not hold the bench for long.
+    await Promise.allSettled([this.harness.close(), this.target.stop(5000)]);
     await cleanup(this.names);
   }
 }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 /**
@@ -37,6 +38,16 @@ function tasksetAvailable(): boolean {
   }
 }
 
+/** A taskset -c list ("0", "1-3") as the hex mask taskset prints. */
+function maskOfList(list: string): string {
+  let m = 0;
+  for (const part of list.split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    for (let c = a; c <= (b ?? a); c++) m |= 1 << c;
+  }
+  return m.toString(16);
+}
+
 /** Current affinity mask of a process (hex, as taskset prints it), or null. */
 function maskOf(pid: number): string | null {
   try {
@@ -48,8 +59,11 @@ function maskOf(pid: number): string | null {
 
 /** Pins every thread of `pid` to `cpuList`; returns a function restoring the previous mask. */
 export function pinProcess(pid: number, cpuList: string): (() => void) | null {
-  const before = maskOf(pid);
+  let before = maskOf(pid);
   if (!before) return null;
+  // Already pinned to this very list: another bench run is pinning it now; restoring its pinned
+  // mask after it restored would leave the broker on one core, so ours restores all cores.
+  if (before === maskOfList(cpuList)) before = (2 ** availableParallelism() - 1).toString(16);
   try {
     execFileSync('taskset', ['-a', '-p', '-c', cpuList, String(pid)], { stdio: 'ignore' });
   } catch {
@@ -68,5 +82,58 @@ export function pinProcess(pid: number, cpuList: string): (() => void) | null {
   };
   // exit handlers run on process.exit and normal ends; SIGINT/SIGTERM are turned into exits in run.ts.
   process.on('exit', restore);
+  return restore;
+}
+
+/** Nice value of one thread (field 19 of /proc/<pid>/task/<tid>/stat), or null. */
+function niceOf(pid: number, tid: string): number | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[16]);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Gives every thread of `pid` the nice value `nice` (renice works per thread on Linux); returns a
+ * function restoring each thread's previous value, or null when not permitted. The bench's own
+ * processes and the broker and Redis run at a higher priority than other users' work on a shared
+ * machine, so the measurement is less at the mercy of whatever else runs (it still runs).
+ */
+export function setNice(pid: number, nice: number, restoreOnExit = true): (() => void) | null {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  const before = new Map<number, string[]>();
+  for (const tid of tids) {
+    const n = niceOf(pid, tid);
+    if (n === null || n === nice) continue;
+    before.set(n, [...(before.get(n) ?? []), tid]);
+  }
+  const changed = [...before.values()].flat();
+  if (!changed.length) return () => {};
+  try {
+    execFileSync('renice', ['-n', String(nice), '-p', ...changed], { stdio: 'ignore' });
+  } catch {
+    return null;
+  }
+  let restored = false;
+  const restore = (): void => {
+    if (restored) return;
+    restored = true;
+    process.off('exit', restore);
+    for (const [n, ts] of before) {
+      try {
+        execFileSync('renice', ['-n', String(n), '-p', ...ts], { stdio: 'ignore' });
+      } catch {
+        // Threads gone.
+      }
+    }
+  };
+  if (restoreOnExit) process.on('exit', restore);
   return restore;
 }

@@ -56,7 +56,7 @@ function scalingTable(r: Results): Table | null {
   const sc = r.cpu_scaling as { points?: ScalingPoint[] } | null;
   if (!sc?.points?.length) return null;
   return {
-    head: ['model', 'workers', 'drain/s', 'p50 ms @1000/s', 'p99 ms @1000/s', 'main %', 'workers %', 'other engine %', 'broker %', 'Redis %', 'machine %', 'main µs/ev', 'workers µs/ev', 'engine µs/ev'],
+    head: ['model', 'workers', 'drain/s', 'p50 ms @1000/s', 'p99 ms @1000/s', 'main %', 'workers %', 'other engine %', 'broker %', 'Redis %', 'other processes %', 'machine %', 'main µs/ev', 'workers µs/ev', 'engine µs/ev'],
     rows: sc.points.map((p) => [
       p.model,
       String(p.workers),
@@ -68,6 +68,7 @@ function scalingTable(r: Results): Table | null {
       n(p.drain_cpu?.other_engine_pct),
       n(p.drain_cpu?.broker_pct),
       n(p.drain_cpu?.redis_pct),
+      n(p.drain_cpu?.other_processes_pct),
       n(p.drain_cpu?.machine_pct),
       n(p.drain_cpu?.main_us_per_event),
       n(p.drain_cpu?.workers_us_per_event),

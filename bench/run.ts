@@ -10,7 +10,8 @@ import { Progress } from './progress.js';
 import { textReport, writeMarkdown } from './report.js';
 import { gitCommit, machineInfo, writeResults, type Results } from './results.js';
 import { SCENARIO_ORDER, type BenchContext } from './scenarios.js';
-import { ROOT, ensureServices } from './services.js';
+import { ROOT, ensureServices, servicePids } from './services.js';
+import { setNice } from './pinning.js';
 import { summarize } from './summary.js';
 import { calibrateHarness } from './harness/calibrate.js';
 import { harnessSettings } from './scenarios.js';
@@ -56,6 +57,7 @@ async function main(): Promise<number> {
       repeat: opts.repeat,
       harness: { tick_ms: opts.tickMs, client: opts.harnessClient, fetch_min_bytes: 1, fetch_max_wait_ms: 20 },
       failed_step_repeated: !opts.quick,
+      nice: opts.nice,
       warmup_s: opts.warmupS,
       rates: opts.rates,
       users: opts.users,
@@ -88,10 +90,14 @@ async function main(): Promise<number> {
   };
   const ctx: BenchContext = { opts, progress, results, sweeps: new Map(), deadline: started + opts.budgetMin * 60_000 };
   const failures: { scenario: string; error: string }[] = [];
+  // The broker and Redis at the bench's priority for the run (restored at the end and on exit).
+  const services = servicePids();
+  const restorePriority = opts.nice ? [services.kafka, services.redis].filter((p): p is number => p !== null).map((pid) => setNice(pid, opts.nice)) : [];
+  if (opts.nice) progress.line(`priority: nice ${opts.nice} for the engine, baselines, harness, broker and Redis (${restorePriority.every(Boolean) ? 'set' : 'not permitted: unchanged'})`);
   try {
     // What the load harness itself costs at 10,000 events/s, before anything else is measured.
     progress.status('harness calibration: 10,000 events/s, reading its own input back');
-    results.harness = await calibrateHarness(10_000, opts.quick ? 3 : 8, opts.runtime, harnessSettings(ctx));
+    results.harness = await calibrateHarness(10_000, opts.quick ? 3 : 8, opts.runtime, harnessSettings(ctx), opts.nice);
     progress.line(`harness (${results.harness.client}, ${results.harness.tick_ms} ms tick) at 10,000 events/s: ${results.harness.harness_pct ?? '?'}% of one core (generator + reader), ${results.harness.produce_requests_per_s} produce requests/s, broker round trip p50 ${results.harness.p50_ms} ms p99 ${results.harness.p99_ms} ms`);
   } catch (err) {
     failures.push({ scenario: 'harness-calibration', error: (err as Error).message });
@@ -108,6 +114,7 @@ async function main(): Promise<number> {
       progress.line(`${name} FAILED: ${e.stack ?? e.message}`);
     }
   }
+  for (const r of restorePriority) r?.();
   results.summary = summarize(ctx, results);
   results.duration_s = Math.round((Date.now() - started) / 100) / 10;
   results.machine.load_avg_at_end = loadavg().map((x) => Math.round(x * 100) / 100);

@@ -58,7 +58,7 @@ function ladder(ctx: BenchContext, quickRates: number[], seed?: number): LadderO
 }
 
 async function runSweep(ctx: BenchContext, key: string, name: string, kind: TargetKind, config: TargetConfig, l: LadderOptions): Promise<SweepResult> {
-  const spec: RunSpec = { kind, config, runtime: ctx.opts.runtime, partitions: ctx.opts.partitions, users: ctx.opts.users, harness: harnessSettings(ctx), warmup: { rate: REFERENCE_RATE, ms: ctx.opts.quick ? 1000 : 3000 } };
+  const spec: RunSpec = { kind, config, runtime: ctx.opts.runtime, partitions: ctx.opts.partitions, users: ctx.opts.users, harness: harnessSettings(ctx), nice: ctx.opts.nice, warmup: { rate: REFERENCE_RATE, ms: ctx.opts.quick ? 1000 : 3000 } };
   const label = `${name}${key.includes('#') ? ` ${key.slice(key.indexOf('#'))}` : ''} ${describe(kind, config)}`;
   let rate = 0;
   let stepStart = Date.now();
@@ -160,7 +160,7 @@ async function cpuScaling(ctx: BenchContext): Promise<void> {
         if (Date.now() > ctx.deadline) break;
         ctx.progress.status(`cpu-scaling: ${model}, ${w} worker(s): draining ${ctx.opts.backlog} events`);
         const p = await scalingPoint(
-          { runtime: ctx.opts.runtime, partitions: ctx.opts.partitions, users: ctx.opts.users, harness: harnessSettings(ctx), backlog: ctx.opts.backlog, fixedRate: REFERENCE_RATE, stepMs: ctx.opts.quick ? 1500 : 10_000, layout, base: DEFAULT_CONFIG, log: (l) => ctx.progress.line(l) },
+          { runtime: ctx.opts.runtime, partitions: ctx.opts.partitions, users: ctx.opts.users, harness: harnessSettings(ctx), backlog: ctx.opts.backlog, fixedRate: REFERENCE_RATE, stepMs: ctx.opts.quick ? 1500 : 10_000, layout, nice: ctx.opts.nice, base: DEFAULT_CONFIG, log: (l) => ctx.progress.line(l) },
           model,
           env,
           w,

@@ -3,6 +3,7 @@ import { decodeHistogram, percentilesOf } from '../histogram.js';
 import { KAFKA_BROKERS, createTopics, deleteGroups, deleteTopics, uniqueName } from '../services.js';
 import type { Runtime } from '../target-process.js';
 import { Harness, type HarnessSettings } from './harness.js';
+import { setNice } from '../pinning.js';
 
 export interface HarnessCalibration {
   rate: number;
@@ -25,13 +26,14 @@ export interface HarnessCalibration {
  * The harness's own cost: it produces at `rate` and reads its own input topic back (no engine),
  * so the CPU of its process is all generator and reader.
  */
-export async function calibrateHarness(rate: number, seconds: number, runtime: Runtime, settings: HarnessSettings, cpus: string | null = null): Promise<HarnessCalibration> {
+export async function calibrateHarness(rate: number, seconds: number, runtime: Runtime, settings: HarnessSettings, nice = 0): Promise<HarnessCalibration> {
   const id = uniqueName('bench-harness-cal');
   const topic = `${id}-in`;
   await createTopics([topic], 4);
-  const h = Harness.start({ brokers: KAFKA_BROKERS.split(','), inputTopic: topic, readTopic: topic, groupId: `${id}-reader`, partitions: 4, users: 10_000, seed: 7, read: true, ...settings }, runtime, cpus);
+  const h = Harness.start({ brokers: KAFKA_BROKERS.split(','), inputTopic: topic, readTopic: topic, groupId: `${id}-reader`, partitions: 4, users: 10_000, seed: 7, read: true, ...settings }, runtime);
   try {
     await h.ready;
+    if (nice) setNice(h.pid, nice, false);
     await h.step(1, Math.min(rate, 2000), 0, 1500); // warm-up: JIT, connections
     await h.finish(1);
     const warmupMs = 1000;
