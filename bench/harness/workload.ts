@@ -1,4 +1,6 @@
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
+// The generator source's pieces (same sequences); that module imports nothing of the engine.
+import { categoryOf, funnelStep, mulberry32, zipfRank } from '../../src/source/clickstream.js';
 
 /**
  * The bench's events, encoded before a step starts (as the independent Go harness does) so the
@@ -7,27 +9,6 @@ import { Partitioners, type PartitionMetadata } from 'kafkajs';
  * it into its prediction, so the reader matches an output to its input by finding that one field
  * instead of parsing the JSON.
  */
-
-/** mulberry32 and zipfRank as in src/source/generator-source.ts (same sequences), here so the
- * harness process loads none of the engine's modules. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function zipfRank(u: number, n: number, s = 1.2): number {
-  const a = 1 - s;
-  const r = Math.floor(((n ** a - 1) * u + 1) ** (1 / a)) - 1;
-  return Math.min(Math.max(r, 0), n - 1);
-}
-
-const CATEGORIES = ['electronics', 'books', 'fashion', 'home', 'sports', 'beauty', 'toys', 'grocery'];
 
 export interface EncodedEvents {
   count: number;
@@ -84,9 +65,8 @@ export class Workload {
     let off = 0;
     for (let i = 0; i < count; i++) {
       const rank = this.user(zipfRank(this.rand(), this.users));
-      const r = this.rand();
-      const type = r < 0.85 ? 'view' : r < 0.97 ? 'add_to_cart' : 'purchase';
-      const cat = CATEGORIES[Math.floor(this.rand() * 8)];
+      const type = funnelStep(this.rand());
+      const cat = categoryOf(this.rand());
       const v = `{"user_id":"u${rank}","product_id":"p${this.nextSeq++}","category":"${cat}","event_type":"${type}","timestamp_ms":${Math.floor(epochMsOf(i))}}`;
       off += bytes.write(v, off, 'latin1');
       ends[i] = off;

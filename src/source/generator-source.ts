@@ -1,6 +1,7 @@
 import { laneOf } from '../lanes/lane-router.js';
 import type { RawRecord, Source, SourceHandlers, TopicPartition } from './source.js';
 import { tpKey } from '../partitions/partition.js';
+import { categoryOf, funnelStep, mulberry32, zipfRank } from './clickstream.js';
 
 export interface GeneratorOptions {
   /** Events per second. */
@@ -13,27 +14,6 @@ export interface GeneratorOptions {
   seed: number;
   topic: string;
 }
-
-/** Small deterministic PRNG (mulberry32): reproducible streams for a given seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Zipf-like user rank in [0, n): a few users are very active, most are not (continuous power-law inverse CDF, s = 1.2). */
-export function zipfRank(u: number, n: number, s = 1.2): number {
-  const a = 1 - s;
-  const r = Math.floor(((n ** a - 1) * u + 1) ** (1 / a)) - 1;
-  return Math.min(Math.max(r, 0), n - 1);
-}
-
-const CATEGORIES = ['electronics', 'books', 'fashion', 'home', 'sports', 'beauty', 'toys', 'grocery'];
 
 /**
  * The embedded default's source: a synthetic clickstream (view → add_to_cart → purchase funnel,
@@ -85,13 +65,12 @@ export class GeneratorSource implements Source {
         this.credit -= 1;
         continue;
       }
-      const r = this.rand();
-      const event_type = r < 0.85 ? 'view' : r < 0.97 ? 'add_to_cart' : 'purchase';
+      const event_type = funnelStep(this.rand());
       const value = Buffer.from(
         JSON.stringify({
           user_id: user,
           product_id: `p_${Math.floor(this.rand() * 5000)}`,
-          category: CATEGORIES[Math.floor(this.rand() * CATEGORIES.length)],
+          category: categoryOf(this.rand()),
           event_type,
           timestamp_ms: wall,
         }),

@@ -2,7 +2,7 @@
 // send to validation_errors, plus seeded fuzz. Every fuzzed record is invalid by construction
 // (not by asking the engine's validator), and each record says which field the engine's
 // message must name ('value' for the record as a whole).
-import { mulberry32 } from '../../src/source/generator-source.js';
+import { mulberry32 } from '../../src/source/clickstream.js';
 
 export interface BadInput {
   /** Validation class, e.g. 'not-json', 'missing-field', 'fuzz-truncated'. */

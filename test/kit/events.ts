@@ -2,7 +2,7 @@
 // events, hand-written ones), their Kafka message form, and the test-side oracle of per-user
 // features (computed from the event list alone).
 import { laneOf } from '../../src/lanes/lane-router.js';
-import { mulberry32 } from '../../src/source/generator-source.js';
+import { mulberry32 } from '../../src/source/clickstream.js';
 
 export type EventType = 'view' | 'add_to_cart' | 'purchase';
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FailureRateLimiter, backoffDelay } from '../../src/shared/backoff.js';
-import { mulberry32 } from '../../src/source/generator-source.js';
+import { mulberry32 } from '../../src/source/clickstream.js';
 
 const T = { timeout: 10_000 };
 
