@@ -1,14 +1,14 @@
 // The same scripted histories through MemoryFeatureStore and RedisFeatureStore (real Redis):
 // exact counters and minutes_since_prev, the replay guard, TTL, read(), cold start.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { EVENT_TYPE_CODE, type EventType } from '../../src/ingest/event.js';
 import { guardField, newFeatureBatch, type FeatureStore, type FeatureStoreOptions } from '../../src/features/feature-store.js';
 import { MemoryFeatureStore } from '../../src/features/memory-feature-store.js';
 import { RedisFeatureStore } from '../../src/features/redis-feature-store.js';
-import { REDIS_URL, assertServicesReachable, uniqueName } from '../kit/services.js';
+import { sharedRedis } from '../kit/redis-keys.js';
+import { REDIS_URL } from '../kit/services.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const MIN = 60_000;
@@ -104,13 +104,11 @@ async function runChecked(store: FeatureStore, events: Ev[], label: string): Pro
   return [...Array.from(r.features), ...Array.from(r.replayed)];
 }
 
-let redis: Redis;
-const prefixes: string[] = [];
+const redis = sharedRedis();
 
 function storePair(opts: Partial<FeatureStoreOptions> = {}, now?: () => number): { mem: MemoryFeatureStore; red: RedisFeatureStore; prefix: string } {
   const o: FeatureStoreOptions = { ttlSeconds: TTL, coldStart: [0, 0, 0, 1440], gapCapMinutes: 1440, ...opts };
-  const prefix = uniqueName('ss-test-fs') + ':';
-  prefixes.push(prefix);
+  const prefix = redis.prefix('ss-test-fs');
   const mem = new MemoryFeatureStore(o, now);
   const red = new RedisFeatureStore({
     ...o,
@@ -122,20 +120,6 @@ function storePair(opts: Partial<FeatureStoreOptions> = {}, now?: () => number):
   // Keys carry the feature set's hash after the configured prefix.
   return { mem, red, prefix: red.userKeyPrefix };
 }
-
-before(async () => {
-  await assertServicesReachable();
-  redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-});
-
-after(async () => {
-  for (const p of prefixes) {
-    const keys = await redis.keys(`${p}*`);
-    if (keys.length) await redis.del(...keys);
-  }
-  await redis?.quit();
-});
 
 describe('scripted history, memory and Redis alike', () => {
   test('exact features, replay guard, TTL, read()', { timeout: 30_000 }, async () => {
@@ -150,7 +134,7 @@ describe('scripted history, memory and Redis alike', () => {
       assert.deepEqual(results.redis, results.memory, 'both stores give identical results');
 
       // The hash as stored in Redis.
-      const alice = await redis.hgetall(prefix + 'alice');
+      const alice = await redis.client.hgetall(prefix + 'alice');
       assert.equal(alice.v, '3');
       assert.equal(alice.c, '2');
       assert.equal(alice.p, '1');
@@ -158,21 +142,21 @@ describe('scripted history, memory and Redis alike', () => {
       assert.equal(Number(alice.g), 2);
       assert.equal(alice[guardField('in:0')], '9');
       assert.equal(alice[guardField('in:1')], '0');
-      const carol = await redis.hgetall(prefix + 'carol');
+      const carol = await redis.client.hgetall(prefix + 'carol');
       assert.equal(Number(carol.t), T0 + 30_000, 'last-event time never moved backwards');
 
       // TTL on every hash, within the configured bound.
       for (const user of Object.keys(FINAL)) {
-        const ttl = await redis.ttl(prefix + user);
+        const ttl = await redis.client.ttl(prefix + user);
         assert.ok(ttl > 0 && ttl <= TTL, `TTL of ${user} is ${ttl}`);
       }
 
       // A batch of replays only leaves every hash byte-for-byte unchanged.
-      const before = await Promise.all(Object.keys(FINAL).map((u) => redis.hgetall(prefix + u)));
+      const before = await Promise.all(Object.keys(FINAL).map((u) => redis.client.hgetall(prefix + u)));
       const replayResults: number[][] = [];
       for (const store of [mem, red] as FeatureStore[]) replayResults.push(await runChecked(store, REPLAYS_ONLY, 'replays'));
       assert.deepEqual(replayResults[1], replayResults[0]);
-      const afterReplays = await Promise.all(Object.keys(FINAL).map((u) => redis.hgetall(prefix + u)));
+      const afterReplays = await Promise.all(Object.keys(FINAL).map((u) => redis.client.hgetall(prefix + u)));
       assert.deepEqual(afterReplays, before);
 
       // read() returns what was stored, without changing it.
@@ -233,11 +217,11 @@ describe('scripted history, memory and Redis alike', () => {
       for (const store of [mem, red] as FeatureStore[]) {
         await runChecked(store, [ev('hank', 'view', T0, 'in:0', 0, [1, 0, 0, 1440]), ev('hank', 'view', T0 + MIN, 'in:0', 1, [2, 0, 0, 1])], 'before expiry');
       }
-      const ttl = await redis.pttl(prefix + 'hank');
+      const ttl = await redis.client.pttl(prefix + 'hank');
       assert.ok(ttl > 0 && ttl <= 1000, `PTTL ${ttl}`);
       now += 1500;
       // Wait for Redis's TTL to run out too (the key is gone once its TTL has passed).
-      for (let i = 0; i < 50 && (await redis.exists(prefix + 'hank')); i++) await sleep(100);
+      for (let i = 0; i < 50 && (await redis.client.exists(prefix + 'hank')); i++) await sleep(100);
       for (const store of [mem, red] as FeatureStore[]) {
         assert.equal(await store.read('hank'), null, `${store.kind}: expired`);
         // The guard went with the hash: the next event (even an old offset) counts from cold start.
