@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SETTINGS } from '../../src/config/config.js';
+import { cleanEnv } from '../kit/cli.js';
+import { freePort } from '../kit/engine-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -55,14 +55,6 @@ function exported(text: string): { names: Set<string>; histograms: Set<string> }
   return { names, histograms };
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 test('metricNames reads PromQL', () => {
   assert.deepEqual(metricNames('histogram_quantile(0.99, sum by (le) (rate(scorestream_end_to_end_seconds_bucket{instance=~"$instance"}[$__rate_interval])))'), ['scorestream_end_to_end_seconds_bucket']);
   assert.deepEqual(metricNames('sum(rate(a_b{x="scorestream_no"}[1m])) / scorestream_c'), ['scorestream_c']);
@@ -76,11 +68,9 @@ test('every metric the Grafana dashboard queries exists in a running engine\'s /
   for (const q of queries) assert.ok(metricNames(q).length > 0, `query names no scorestream metric: ${q}`);
 
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const s of Object.values(SETTINGS)) delete env[s.env];
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...env, METRICS_PORT: String(port), GENERATOR_RATE: '500', WORKERS: '1', STATUS_LINE: 'off', OUTPUT: '/dev/null' },
+    env: cleanEnv({ METRICS_PORT: String(port), GENERATOR_RATE: '500', WORKERS: '1', STATUS_LINE: 'off', OUTPUT: '/dev/null' }),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

@@ -9,10 +9,10 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createServer } from 'node:net';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SETTINGS } from '../../src/config/config.js';
+import { cleanEnv } from '../kit/cli.js';
+import { freePort } from '../kit/engine-process.js';
 import { dockerIgnored, hostPathVar, parseDockerfile, readDockerignore, runDockerfile } from '../kit/dockerfile.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -32,18 +32,9 @@ function buildContext(): string {
   return dir;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 /** A user's environment with no scorestream setting in it (the image's ENV adds its own). */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const s of Object.values(SETTINGS)) delete env[s.env];
+function userEnv(): NodeJS.ProcessEnv {
+  const env = cleanEnv();
   for (const k of Object.keys(env)) if (k.startsWith('npm_')) delete env[k]; // not npm run's own settings
   delete env.NODE_OPTIONS;
   return env;
@@ -57,7 +48,7 @@ test('Dockerfile stages in a clean copy: npm ci --omit=dev runtime scores events
   const stages = runDockerfile(parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')), {
     context,
     workDir: join(work, 'stages'),
-    runEnv: { ...cleanEnv(), npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' },
+    runEnv: { ...userEnv(), npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' },
     onRun: (stage, cmd) => runs.push(`${stage}: ${cmd}`),
   });
   t.diagnostic(`stages built in ${((Date.now() - started) / 1000).toFixed(1)} s: ${runs.join(' | ')}`);
@@ -74,7 +65,7 @@ test('Dockerfile stages in a clean copy: npm ci --omit=dev runtime scores events
 
   // CMD, with the image's ENV: the embedded generator (no KAFKA_BROKERS) scores events.
   const port = await freePort();
-  const env = { ...cleanEnv(), ...runtime.env, PATH: hostPathVar(runtime), METRICS_PORT: String(port), GENERATOR_RATE: '500', WORKERS: '1', STATUS_LINE: 'off' };
+  const env = { ...userEnv(), ...runtime.env, PATH: hostPathVar(runtime), METRICS_PORT: String(port), GENERATOR_RATE: '500', WORKERS: '1', STATUS_LINE: 'off' };
   const [cmd, ...args] = runtime.cmd;
   const child = spawn(cmd, args, { cwd: runtime.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
