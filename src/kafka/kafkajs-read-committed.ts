@@ -14,6 +14,7 @@
 import { createRequire } from 'node:module';
 // Every module that uses kafkajs imports this file first, so kafkajs's other fix rides along.
 import './kafkajs-timeout.js';
+import './kafkajs-group-messages.js';
 
 interface Message {
   offset: string;

@@ -19,12 +19,21 @@ function isUnknownTopic(err: unknown): boolean {
   return false;
 }
 
+/**
+ * Records grouped by topic as kafkajs messages. An OutputRecord already has kafkajs's message
+ * fields (key, value, headers; kafkajs ignores `topic`), so records are passed as they are: no
+ * copy per output. The usual send is one topic (predictions only): no grouping then.
+ */
 export function toTopicMessages(records: OutputRecord[]): TopicMessages[] {
+  const first = records[0]?.topic;
+  let one = true;
+  for (let i = 1; i < records.length && one; i++) one = records[i].topic === first;
+  if (one) return records.length ? [{ topic: first, messages: records as Message[] }] : [];
   const byTopic = new Map<string, Message[]>();
   for (const r of records) {
     let msgs = byTopic.get(r.topic);
     if (!msgs) byTopic.set(r.topic, (msgs = []));
-    msgs.push({ key: r.key, value: r.value, headers: r.headers });
+    msgs.push(r as Message);
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }

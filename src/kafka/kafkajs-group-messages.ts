@@ -1,0 +1,40 @@
+// kafkajs 2.2.4 groups a send's messages by partition with
+//   messages.reduce((r, m) => Object.assign(r, { [p]: [...r[p] || [], m] }), {})
+// which copies the partition's array for every message: quadratic in the messages per send, and
+// at the drain rate (hundreds of outputs per send) it was ~4% of the engine's main thread plus
+// the garbage (docs/hot-path.md). This is the same grouping, linear: same keys, same order.
+// Loaded before kafkajs (through kafkajs-read-committed.ts, which every kafkajs user imports
+// first), it seeds the module cache so kafkajs's sendMessages.js gets it when it first requires it.
+import { createRequire } from 'node:module';
+
+interface GroupArgs {
+  topic: string;
+  partitionMetadata: unknown[];
+  messages: unknown[];
+  partitioner: (a: { topic: string; partitionMetadata: unknown[]; message: unknown }) => number;
+}
+
+const require = createRequire(import.meta.url);
+const path = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
+const PATCHED = Symbol.for('scorestream.kafkajs.linearGroupMessages');
+
+function groupMessagesPerPartition({ topic, partitionMetadata, messages, partitioner }: GroupArgs): Record<number, unknown[]> {
+  const result: Record<number, unknown[]> = {};
+  if (partitionMetadata.length === 0) return result;
+  for (const message of messages) {
+    const partition = partitioner({ topic, partitionMetadata, message });
+    (result[partition] ??= []).push(message);
+  }
+  return result;
+}
+(groupMessagesPerPartition as unknown as Record<symbol, boolean>)[PATCHED] = true;
+
+const cached = require.cache[path];
+if (cached && (cached.exports as Record<symbol, boolean>)[PATCHED]) {
+  // Already applied by an earlier import.
+} else if (cached === undefined && !Object.keys(require.cache).some((k) => k.includes('/kafkajs/src/producer/sendMessages.js'))) {
+  require(path);
+  require.cache[path]!.exports = groupMessagesPerPartition;
+} else {
+  throw new Error('src/kafka/kafkajs-group-messages.ts must be imported before kafkajs is loaded (import src/kafka/kafkajs-read-committed.ts first)');
+}
