@@ -1,15 +1,14 @@
 // Backpressure: a slow engine (one worker, every micro-batch delayed 20 ms) facing 10,000
 // pre-produced events keeps what it holds in flight bounded, pauses partitions, keeps its
 // memory bounded, and still predicts every event.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fetchBytesPerPartition } from '../../src/source/kafka-source.js';
-import { Audit, endOffsets, summarize } from '../kit/audit.js';
-import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { endOffsets } from '../kit/audit.js';
+import { withEngineScenario } from '../kit/engine-scenario.js';
 import { generateEvents } from '../kit/events.js';
 import { produceEvents } from '../kit/produce.js';
 import { createScenario } from '../kit/scenario.js';
-import { assertServicesReachable } from '../kit/services.js';
 
 const EVENTS = 10_000;
 const PARTITIONS = 4;
@@ -18,17 +17,7 @@ const TOTAL = 300;
 const PRODUCE_BATCH = 100;
 const RSS_LIMIT = 400 * 1024 * 1024;
 
-let engine: EngineProcess | null = null;
-let reader: Audit | null = null;
-
-before(async () => {
-  await assertServicesReachable();
-});
-
-after(async () => {
-  await engine?.kill9();
-  await reader?.stop();
-});
+const run = withEngineScenario();
 
 test('in-flight stays within its bound plus one fetch, partitions pause, RSS stays bounded, all 10,000 predicted', { timeout: 120_000 }, async (t) => {
   const sc = await createScenario('backpressure', PARTITIONS);
@@ -51,15 +40,18 @@ test('in-flight stays within its bound plus one fetch, partitions pause, RSS sta
   t.diagnostic(`bound ${bound} = ${TOTAL - 1} + ${PARTITIONS} x ${fetchBatch} (fetch ${fetchBytesPerPartition(PER_PARTITION)} B / smallest value ${minValueBytes} B)`);
   assert.ok(bound < EVENTS / 4, 'the bound is far below what the topic holds: fetching everything at once would break it');
 
-  reader = await Audit.start(sc.auditOptions);
-  engine = await startEngine({
-    ...sc.env,
-    WORKERS: '1',
-    MAX_IN_FLIGHT_PER_PARTITION: String(PER_PARTITION),
-    MAX_IN_FLIGHT: String(TOTAL),
-    SCORESTREAM_FAULT_INJECTION: '1',
-    SCORESTREAM_INJECT_BATCH_DELAY_MS: '20',
-  });
+  // Not waiting until ready: the sampler below starts at once.
+  const { reader, engine } = await run.start(
+    sc,
+    {
+      WORKERS: '1',
+      MAX_IN_FLIGHT_PER_PARTITION: String(PER_PARTITION),
+      MAX_IN_FLIGHT: String(TOTAL),
+      SCORESTREAM_FAULT_INJECTION: '1',
+      SCORESTREAM_INJECT_BATCH_DELAY_MS: '20',
+    },
+    false,
+  );
 
   // Sample /metrics every 50 ms until every event has its prediction.
   const samples = { n: 0, inFlight: 0, pausedMax: 0, rssMax: 0, inFlightMax: 0 };
@@ -67,7 +59,7 @@ test('in-flight stays within its bound plus one fetch, partitions pause, RSS sta
   const sampler = (async () => {
     while (sampling) {
       try {
-        const text = await engine!.metrics();
+        const text = await engine.metrics();
         const get = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
         samples.n++;
         samples.inFlight = Math.max(samples.inFlight, get('scorestream_in_flight_events'));
@@ -100,15 +92,11 @@ test('in-flight stays within its bound plus one fetch, partitions pause, RSS sta
   assert.ok(samples.pausedMax > 0, 'some partition was paused');
   assert.ok(samples.rssMax > 0 && samples.rssMax < RSS_LIMIT, `RSS ${samples.rssMax} below ${RSS_LIMIT}`);
 
-  await reader.catchUp();
-  const r = reader.report(ends);
-  t.diagnostic(summarize(r));
+  const r = await run.finish(t, ends);
   assert.equal(r.lost.length, 0);
   assert.equal(r.duplicates.length, 0);
   assert.equal(r.predictions, EVENTS);
   assert.ok(reader.predictions.every((p) => !p.value.fallback));
 
-  const exit = await engine.stop('SIGTERM');
-  assert.deepEqual(exit, { code: 0, signal: null });
-  engine = null;
+  await run.stop();
 });

@@ -2,18 +2,18 @@
 // 20,000 events of 500 users over 4 partitions → exactly one prediction per input offset, in
 // per-user input order, each equal to what the model gives for that event's features; then a
 // SIGTERM drains, commits everything and exits 0.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { ModelSession } from '../../workers/model-session.js';
-import { Audit, committedOffsets, endOffsets, summarize } from '../kit/audit.js';
-import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { committedOffsets, endOffsets } from '../kit/audit.js';
+import { assertOncePerOffset, withEngineScenario } from '../kit/engine-scenario.js';
 import { byUser, expectedFeatures, expectedFeaturesAt, generateEvents } from '../kit/events.js';
 import { modelMismatches } from '../kit/model-oracle.js';
 import { produceEvents, type ProducedEvent } from '../kit/produce.js';
 import { createScenario } from '../kit/scenario.js';
-import { REDIS_URL, assertServicesReachable } from '../kit/services.js';
+import { REDIS_URL } from '../kit/services.js';
 
 const EVENTS = 20_000;
 const USERS = 500;
@@ -23,20 +23,15 @@ const META = JSON.parse(readFileSync('models/model.json', 'utf8')) as { model_ve
 
 let model: ModelSession;
 let redis: Redis;
-let engine: EngineProcess | null = null;
-let reader: Audit | null = null;
-
-before(async () => {
-  await assertServicesReachable();
-  model = await ModelSession.load(MODEL, 'models/model.json');
-  redis = new Redis(REDIS_URL);
-});
-
-after(async () => {
-  await engine?.kill9();
-  await reader?.stop();
-  await model?.release();
-  redis?.disconnect();
+const run = withEngineScenario({
+  setup: async () => {
+    model = await ModelSession.load(MODEL, 'models/model.json');
+    redis = new Redis(REDIS_URL);
+  },
+  releaseLast: async () => {
+    await model?.release();
+    redis?.disconnect();
+  },
 });
 
 test('20,000 events → one prediction per input offset, in order, equal to the model on the Redis features; SIGTERM commits everything', { timeout: 120_000 }, async (t) => {
@@ -46,22 +41,15 @@ test('20,000 events → one prediction per input offset, in order, equal to the 
   const ends = await endOffsets(sc.input);
   assert.equal([...ends.values()].reduce((a, b) => a + b, 0), EVENTS);
 
-  reader = await Audit.start(sc.auditOptions);
-  engine = await startEngine({ ...sc.env, WORKERS: '2' });
-  await engine.waitReady();
+  const { reader } = await run.start(sc, { WORKERS: '2' });
   const t0 = Date.now();
   await reader.waitForCoverage(ends, 60_000);
   t.diagnostic(`drained ${EVENTS} events in ${Date.now() - t0} ms after ready`);
-  await reader.catchUp();
-  const r = reader.report(ends);
-  t.diagnostic(summarize(r));
+  const r = await run.finish(t, ends);
 
-  assert.equal(r.lost.length, 0, 'no input offset without a prediction');
-  assert.equal(r.duplicates.length, 0, 'no input offset with two outputs');
+  assertOncePerOffset(r, EVENTS);
   assert.equal(r.unexpected, 0);
   assert.equal(r.dlq, 0, 'valid, on-time events never reach a DLQ');
-  assert.equal(r.predictions, EVENTS);
-  assert.equal(r.outOfOrder.length, 0, `outputs of a user in input order (first: ${JSON.stringify(r.outOfOrder[0])})`);
 
   // Every prediction: a probability from the served model, not a fallback.
   const at = new Map<string, ProducedEvent>(produced.map((e) => [`${e.partition}:${e.offset}`, e]));
@@ -118,8 +106,6 @@ test('20,000 events → one prediction per input offset, in order, equal to the 
   ids.forEach((u, i) => assert.ok(Math.abs(lastPred.get(u)! - onHash[i]) < 1e-6, `${u}: last prediction ${lastPred.get(u)} vs model on its Redis hash ${onHash[i]}`));
 
   // Graceful stop: exit 0, and the group's committed offsets are the topic's end offsets.
-  const exit = await engine.stop('SIGTERM');
-  assert.deepEqual(exit, { code: 0, signal: null }, `engine exit (stderr tail: ${engine.stderr().slice(-2000)})`);
-  engine = null;
+  await run.stop();
   assert.deepEqual(await committedOffsets(sc.groupId, sc.input), ends);
 });

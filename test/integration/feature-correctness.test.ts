@@ -1,18 +1,18 @@
 // Scripted histories with known timestamps through the real engine, Kafka and Redis: the exact
 // counters and minutes_since_prev in Redis, and each prediction equal to the model on the
 // features the history implies (cold start, a gap over 24 h, events 1 ms and 0 ms apart).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { ModelSession } from '../../workers/model-session.js';
-import { Audit, endOffsets, summarize } from '../kit/audit.js';
-import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { endOffsets } from '../kit/audit.js';
+import { assertOncePerOffset, withEngineScenario } from '../kit/engine-scenario.js';
 import { byUser, type EventType, type TestEvent } from '../kit/events.js';
 import { modelOnOracle } from '../kit/model-oracle.js';
 import { produceEvents } from '../kit/produce.js';
 import { createScenario } from '../kit/scenario.js';
-import { REDIS_URL, assertServicesReachable } from '../kit/services.js';
+import { REDIS_URL } from '../kit/services.js';
 
 const META = JSON.parse(readFileSync('models/model.json', 'utf8')) as { model_version: string; cold_start: number[] };
 const MIN = 60_000;
@@ -20,20 +20,15 @@ const HOUR = 60 * MIN;
 
 let model: ModelSession;
 let redis: Redis;
-let engine: EngineProcess | null = null;
-let reader: Audit | null = null;
-
-before(async () => {
-  await assertServicesReachable();
-  model = await ModelSession.load('models/model.onnx', 'models/model.json');
-  redis = new Redis(REDIS_URL);
-});
-
-after(async () => {
-  await engine?.kill9();
-  await reader?.stop();
-  await model?.release();
-  redis?.disconnect();
+const run = withEngineScenario({
+  setup: async () => {
+    model = await ModelSession.load('models/model.onnx', 'models/model.json');
+    redis = new Redis(REDIS_URL);
+  },
+  releaseLast: async () => {
+    await model?.release();
+    redis?.disconnect();
+  },
 });
 
 interface Step {
@@ -84,17 +79,8 @@ test('scripted histories → exact Redis counters, minutes_since_prev and predic
   const want = new Map(produced.map((e, i) => [`${e.partition}:${e.offset}`, events[i].want]));
   const ends = await endOffsets(sc.input);
 
-  reader = await Audit.start(sc.auditOptions);
-  engine = await startEngine({ ...sc.env, WORKERS: '2' });
-  await engine.waitReady();
-  await reader.waitForCoverage(ends, 60_000);
-  await reader.catchUp();
-  const r = reader.report(ends);
-  t.diagnostic(summarize(r));
-  assert.equal(r.lost.length, 0);
-  assert.equal(r.duplicates.length, 0);
-  assert.equal(r.outOfOrder.length, 0);
-  assert.equal(r.predictions, events.length);
+  const { reader } = await run.start(sc, { WORKERS: '2' });
+  assertOncePerOffset(await run.drain(t, ends, 60_000), events.length);
 
   // Each prediction is the model on the hand-written features of its event.
   const { rows, scores } = await modelOnOracle(model, reader.predictions, want);
@@ -123,7 +109,5 @@ test('scripted histories → exact Redis counters, minutes_since_prev and predic
     assert.ok(Math.abs(lastPred.value.prediction - onHash) < 1e-6, `${user}: last prediction on the Redis hash`);
   }
 
-  const exit = await engine.stop('SIGTERM');
-  assert.deepEqual(exit, { code: 0, signal: null });
-  engine = null;
+  await run.stop();
 });

@@ -2,21 +2,21 @@
 // once, and each prediction equal to the model on the features Python computes for the event
 // (models/features.py, independent of the engine's TypeScript and Lua), user by user; the Redis
 // hashes (under the set's own key prefix) hold the features of each user's last event.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelSession } from '../../workers/model-session.js';
 import { loadFeatureSet } from '../../src/features/feature-set.js';
 import { RedisFeatureStore } from '../../src/features/redis-feature-store.js';
-import { Audit, endOffsets, summarize } from '../kit/audit.js';
-import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { endOffsets } from '../kit/audit.js';
+import { assertOncePerOffset, withEngineScenario } from '../kit/engine-scenario.js';
 import { rng, type EventType, type TestEvent } from '../kit/events.js';
 import { ROOT, pythonFeatures } from '../kit/golden.js';
 import { modelOnOracle } from '../kit/model-oracle.js';
 import { produceEvents } from '../kit/produce.js';
 import { createScenario } from '../kit/scenario.js';
-import { REDIS_URL, assertServicesReachable } from '../kit/services.js';
+import { REDIS_URL } from '../kit/services.js';
 
 const MODEL = join(ROOT, 'models/gbt-26/model.onnx');
 const META_PATH = join(ROOT, 'models/gbt-26/model.json');
@@ -25,18 +25,11 @@ const CATEGORIES = ['books', 'electronics', 'fashion', 'home', 'toys', 'sports',
 const TYPES: EventType[] = ['view', 'view', 'view', 'view', 'view', 'view', 'view', 'add_to_cart', 'add_to_cart', 'purchase'];
 
 let model: ModelSession;
-let engine: EngineProcess | null = null;
-let reader: Audit | null = null;
-
-before(async () => {
-  await assertServicesReachable();
-  model = await ModelSession.load(MODEL, META_PATH);
-});
-
-after(async () => {
-  await engine?.kill9();
-  await reader?.stop();
-  await model?.release();
+const run = withEngineScenario({
+  setup: async () => {
+    model = await ModelSession.load(MODEL, META_PATH);
+  },
+  releaseLast: () => model?.release(),
 });
 
 test('heavy model: every event scored once, predictions = model on Python-computed features', { timeout: 180_000 }, async (t) => {
@@ -55,17 +48,8 @@ test('heavy model: every event scored once, predictions = model on Python-comput
   const want = new Map(produced.map((e, i) => [`${e.partition}:${e.offset}`, rows[i]]));
   const ends = await endOffsets(sc.input);
 
-  reader = await Audit.start(sc.auditOptions);
-  engine = await startEngine({ ...sc.env, WORKERS: '2', MODEL_PATH: MODEL });
-  await engine.waitReady();
-  await reader.waitForCoverage(ends, 120_000);
-  await reader.catchUp();
-  const rep = reader.report(ends);
-  t.diagnostic(summarize(rep));
-  assert.equal(rep.lost.length, 0);
-  assert.equal(rep.duplicates.length, 0);
-  assert.equal(rep.outOfOrder.length, 0);
-  assert.equal(rep.predictions, events.length);
+  const { reader } = await run.start(sc, { WORKERS: '2', MODEL_PATH: MODEL });
+  assertOncePerOffset(await run.drain(t, ends, 120_000), events.length);
 
   const { rows: served, scores } = await modelOnOracle(model, reader.predictions, want);
   let checked = 0;
@@ -95,7 +79,5 @@ test('heavy model: every event scored once, predictions = model on Python-comput
     await store.close();
   }
 
-  const exit = await engine.stop('SIGTERM');
-  assert.deepEqual(exit, { code: 0, signal: null });
-  engine = null;
+  await run.stop();
 });

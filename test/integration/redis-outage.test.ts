@@ -1,40 +1,25 @@
 // Redis dies under a steady input: the engine keeps scoring with the fallback prediction and
 // does not exit; Redis returns on the same port: scoring from features resumes. Nothing lost.
 // Uses its own redis-server on a free port (the shared one on 6379 is never touched).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Audit, endOffsets, summarize } from '../kit/audit.js';
-import { startEngine, type EngineProcess } from '../kit/engine-process.js';
+import { endOffsets } from '../kit/audit.js';
+import { withEngineScenario } from '../kit/engine-scenario.js';
 import { RateProducer, connectProducer } from '../kit/produce.js';
 import { RedisServer } from '../kit/redis-server.js';
 import { createScenario } from '../kit/scenario.js';
-import { assertServicesReachable } from '../kit/services.js';
 
 const RATE = 500;
 
-let engine: EngineProcess | null = null;
-let reader: Audit | null = null;
 let redis: RedisServer | null = null;
 let load: RateProducer | null = null;
-
-before(async () => {
-  await assertServicesReachable();
-});
-
-after(async () => {
-  await load?.stop();
-  await engine?.kill9();
-  await reader?.stop();
-  await redis?.destroy();
-});
+const run = withEngineScenario({ stopFirst: () => load?.stop(), releaseLast: () => redis?.destroy() });
 
 test('Redis killed under load → fallback 0.5 and no exit; Redis back → features again; nothing lost', { timeout: 120_000 }, async (t) => {
   redis = await RedisServer.create();
   await redis.start();
   const sc = await createScenario('redis-outage', 4, redis.url);
-  reader = await Audit.start(sc.auditOptions);
-  engine = await startEngine({ ...sc.env, WORKERS: '2' });
-  await engine.waitReady();
+  const { reader, engine } = await run.start(sc, { WORKERS: '2' });
 
   const producer = await connectProducer();
   load = new RateProducer(sc.input, producer, {
@@ -82,17 +67,13 @@ test('Redis killed under load → fallback 0.5 and no exit; Redis back → featu
   load = null;
   const ends = await endOffsets(sc.input);
   assert.equal([...ends.values()].reduce((a, b) => a + b, 0), sent);
-  await reader.waitForCoverage(ends, 60_000);
-  await reader.catchUp();
-  const r = reader.report(ends);
-  t.diagnostic(`${sent} events at ${RATE}/s: ${summarize(r)}; ${fallbacks()} fallbacks`);
+  const r = await run.drain(t, ends, 60_000);
+  t.diagnostic(`${sent} events at ${RATE}/s; ${fallbacks()} fallbacks`);
   assert.equal(r.lost.length, 0, 'no event lost');
   assert.equal(r.duplicates.length, 0);
   assert.equal(r.dlq, 0);
   assert.equal(r.outOfOrder.length, 0, 'per-user order holds through the outage');
   for (const p of preds) assert.ok(p.value.fallback ? p.value.prediction === 0.5 : p.value.prediction >= 0 && p.value.prediction <= 1);
 
-  const exit = await engine.stop('SIGTERM');
-  assert.deepEqual(exit, { code: 0, signal: null });
-  engine = null;
+  await run.stop();
 });
