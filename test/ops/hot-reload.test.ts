@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Producer } from 'kafkajs';
 import { startEngine, type EngineProcess } from '../kit/engine-process.js';
@@ -85,19 +85,57 @@ function audit(inputs: string[], outputs: OutRecord[], order: string[]): void {
   }
 }
 
-test('SIGHUP swaps to a new model mid-stream (0 lost, 0 duplicates), then a corrupt model is refused and the new one keeps serving', { timeout: 180_000 }, async (t) => {
-  assert.notEqual(V1, ALT);
+interface ReloadRun {
+  /** The served model's directory. */
+  dir: string;
+  input: string;
+  out: Awaited<ReturnType<typeof collect>>;
+  e: EngineProcess;
+  /** Starts the steady input. */
+  startInput(): { stop(): Promise<number> };
+}
+
+/**
+ * A fresh topic pair whose output is collected and an engine (with `args`) serving a copy of the
+ * first model from its own directory; `body` drives the run. The engine is killed and the
+ * producer and collector stopped afterwards, whatever happened.
+ */
+async function reloadRun(tag: string, args: string[], body: (r: ReloadRun) => Promise<void>): Promise<void> {
   const dir = modelDir();
-  const run = await freshRun('ops-reload');
+  const run = await freshRun(tag);
   const out = await collect(run.output);
   const producer = await connectProducer();
   let engine: EngineProcess | null = null;
   try {
-    engine = await startEngine({ ...run.env, MODEL_PATH: join(dir, 'model.onnx') });
+    engine = await startEngine({ ...run.env, MODEL_PATH: join(dir, 'model.onnx') }, args);
     await engine.waitReady();
-    const e = engine;
+    await body({ dir, input: run.input, out, e: engine, startInput: () => steadyProducer(producer, run.input) });
+  } finally {
+    await engine?.kill9();
+    await producer.disconnect();
+    await out.stop();
+  }
+}
+
+/** Stops the input, waits for an output of every input offset, stops the engine (exit 0) and audits the outputs against the inputs. */
+async function finishRun(t: TestContext, r: ReloadRun, stream: { stop(): Promise<number> }): Promise<void> {
+  const produced = await stream.stop();
+  const inputs = await allOffsets(r.input);
+  assert.equal(inputs.length, produced);
+  await r.out.waitFor(inputs.length, 60_000);
+  await new Promise((res) => setTimeout(res, 1000)); // room for any duplicate to show up
+  const { code } = await r.e.stop();
+  assert.equal(code, 0, r.e.stderr().slice(-3000));
+  audit(inputs, r.out.records, [V1, ALT]);
+  t.diagnostic(`${inputs.length} events; outputs by model: ${V1} ${r.out.records.filter((o) => versionOf(o) === V1).length}, ${ALT} ${r.out.records.filter((o) => versionOf(o) === ALT).length}`);
+}
+
+test('SIGHUP swaps to a new model mid-stream (0 lost, 0 duplicates), then a corrupt model is refused and the new one keeps serving', { timeout: 180_000 }, async (t) => {
+  assert.notEqual(V1, ALT);
+  await reloadRun('ops-reload', [], async (r) => {
+    const { dir, out, e } = r;
     assert.equal(await e.metric('scorestream_model_info', { version: V1 }), 1);
-    const stream = steadyProducer(producer, run.input);
+    const stream = r.startInput();
     await until(() => out.records.length >= 100, 60_000, '100 outputs of the first model');
 
     install(ALT_DIR, dir);
@@ -105,7 +143,7 @@ test('SIGHUP swaps to a new model mid-stream (0 lost, 0 duplicates), then a corr
     await until(async () => (await e.metric('scorestream_model_info', { version: ALT })) === 1, 60_000, 'model_info to show the new version');
     assert.equal(await e.metric('scorestream_model_info', { version: V1 }), 0);
     const swappedAt = out.records.length;
-    await until(() => out.records.slice(swappedAt).filter((r) => versionOf(r) === ALT).length >= 100, 60_000, '100 outputs of the new model');
+    await until(() => out.records.slice(swappedAt).filter((o) => versionOf(o) === ALT).length >= 100, 60_000, '100 outputs of the new model');
 
     // A corrupt model whose model.json matches it (so onnxruntime itself must refuse it).
     const junk = Buffer.from('definitely not onnx');
@@ -123,59 +161,27 @@ test('SIGHUP swaps to a new model mid-stream (0 lost, 0 duplicates), then a corr
     const refusedAt = out.records.length;
     await until(() => out.records.length >= refusedAt + 100, 60_000, '100 outputs after the refusal');
 
-    const produced = await stream.stop();
-    const inputs = await allOffsets(run.input);
-    assert.equal(inputs.length, produced);
-    await out.waitFor(inputs.length, 60_000);
-    await new Promise((r) => setTimeout(r, 1000)); // room for any duplicate to show up
-    const { code } = await e.stop();
-    assert.equal(code, 0, e.stderr().slice(-3000));
-
-    audit(inputs, out.records, [V1, ALT]);
-    t.diagnostic(`${inputs.length} events; outputs by model: ${V1} ${out.records.filter((r) => versionOf(r) === V1).length}, ${ALT} ${out.records.filter((r) => versionOf(r) === ALT).length}`);
+    await finishRun(t, r, stream);
     const versions = out.records.map(versionOf);
     assert.ok(versions.includes(V1) && versions.includes(ALT));
-    assert.ok(out.records.slice(refusedAt).every((r) => versionOf(r) === ALT), 'after the refusal the new model keeps serving');
-    assert.ok(out.records.every((r) => !(JSON.parse(r.value) as { fallback: boolean }).fallback));
+    assert.ok(out.records.slice(refusedAt).every((o) => versionOf(o) === ALT), 'after the refusal the new model keeps serving');
+    assert.ok(out.records.every((o) => !(JSON.parse(o.value) as { fallback: boolean }).fallback));
     assert.match(e.stderr(), new RegExp(`"modelVersion":"${ALT}".*"msg":"model reloaded"`));
     // Logs at info level carry no event payloads.
     assert.ok(!/"p\d+"/.test(e.stderr()), 'a product id reached the logs');
-  } finally {
-    await engine?.kill9();
-    await producer.disconnect();
-    await out.stop();
-  }
+  });
 });
 
 test('--watch-model: replacing the files reloads without a signal; no event lost or duplicated', { timeout: 180_000 }, async (t) => {
-  const dir = modelDir();
-  const run = await freshRun('ops-watch');
-  const out = await collect(run.output);
-  const producer = await connectProducer();
-  let engine: EngineProcess | null = null;
-  try {
-    engine = await startEngine({ ...run.env, MODEL_PATH: join(dir, 'model.onnx') }, ['--watch-model']);
-    await engine.waitReady();
-    const e = engine;
-    const stream = steadyProducer(producer, run.input);
+  await reloadRun('ops-watch', ['--watch-model'], async (r) => {
+    const { dir, out, e } = r;
+    const stream = r.startInput();
     await until(() => out.records.length >= 50, 60_000, '50 outputs of the first model');
     install(ALT_DIR, dir);
     await until(async () => (await e.metric('scorestream_model_info', { version: ALT })) === 1, 60_000, 'model_info to show the new version');
     const swappedAt = out.records.length;
-    await until(() => out.records.slice(swappedAt).filter((r) => versionOf(r) === ALT).length >= 50, 60_000, '50 outputs of the new model');
-    const produced = await stream.stop();
-    const inputs = await allOffsets(run.input);
-    assert.equal(inputs.length, produced);
-    await out.waitFor(inputs.length, 60_000);
-    await new Promise((r) => setTimeout(r, 1000));
-    const { code } = await e.stop();
-    assert.equal(code, 0, e.stderr().slice(-3000));
-    audit(inputs, out.records, [V1, ALT]);
-    t.diagnostic(`${inputs.length} events; outputs by model: ${V1} ${out.records.filter((r) => versionOf(r) === V1).length}, ${ALT} ${out.records.filter((r) => versionOf(r) === ALT).length}`);
+    await until(() => out.records.slice(swappedAt).filter((o) => versionOf(o) === ALT).length >= 50, 60_000, '50 outputs of the new model');
+    await finishRun(t, r, stream);
     assert.match(e.stderr(), /"trigger":"watch-model"/);
-  } finally {
-    await engine?.kill9();
-    await producer.disconnect();
-    await out.stop();
-  }
+  });
 });
