@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Producer } from 'kafkajs';
-import { startEngine, type EngineProcess } from '../kit/engine-process.js';
-import { allOffsets, collect, connectProducer, eventValue, freshRun, produce, sourceOf, until, type OutRecord } from './kafka-io.js';
+import type { EngineProcess } from '../kit/engine-process.js';
+import { allOffsets, eventValue, produce, sourceOf, until, withOpsRun, type Collector, type OutRecord } from './kafka-io.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const V1_DIR = join(ROOT, 'models');
@@ -89,32 +89,20 @@ interface ReloadRun {
   /** The served model's directory. */
   dir: string;
   input: string;
-  out: Awaited<ReturnType<typeof collect>>;
+  out: Collector;
   e: EngineProcess;
   /** Starts the steady input. */
   startInput(): { stop(): Promise<number> };
 }
 
-/**
- * A fresh topic pair whose output is collected and an engine (with `args`) serving a copy of the
- * first model from its own directory; `body` drives the run. The engine is killed and the
- * producer and collector stopped afterwards, whatever happened.
- */
+/** withOpsRun with an engine (with `args`) serving a copy of the first model from its own directory; `body` drives the run. */
 async function reloadRun(tag: string, args: string[], body: (r: ReloadRun) => Promise<void>): Promise<void> {
   const dir = modelDir();
-  const run = await freshRun(tag);
-  const out = await collect(run.output);
-  const producer = await connectProducer();
-  let engine: EngineProcess | null = null;
-  try {
-    engine = await startEngine({ ...run.env, MODEL_PATH: join(dir, 'model.onnx') }, args);
-    await engine.waitReady();
-    await body({ dir, input: run.input, out, e: engine, startInput: () => steadyProducer(producer, run.input) });
-  } finally {
-    await engine?.kill9();
-    await producer.disconnect();
-    await out.stop();
-  }
+  await withOpsRun(tag, async ({ run, producer, out, start }) => {
+    const e = await start({ ...run.env, MODEL_PATH: join(dir, 'model.onnx') }, args);
+    await e.waitReady();
+    await body({ dir, input: run.input, out, e, startInput: () => steadyProducer(producer, run.input) });
+  });
 }
 
 /** Stops the input, waits for an output of every input offset, stops the engine (exit 0) and audits the outputs against the inputs. */

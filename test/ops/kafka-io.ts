@@ -1,6 +1,7 @@
 // Producing events to and reading outputs from the real test broker, for the ops tests.
 import '../../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
 import type { Consumer, Producer } from 'kafkajs';
+import { startEngine, type EngineProcess } from '../kit/engine-process.js';
 import { createTopic, kafka, uniqueName, KAFKA_BROKERS, REDIS_URL } from '../kit/services.js';
 
 export { eventValue, type EventSpec } from '../kit/events.js';
@@ -97,5 +98,36 @@ export async function allOffsets(topic: string): Promise<string[]> {
     return out;
   } finally {
     await admin.disconnect();
+  }
+}
+
+export type FreshRun = Awaited<ReturnType<typeof freshRun>>;
+export type Collector = Awaited<ReturnType<typeof collect>>;
+
+export interface OpsRun {
+  run: FreshRun;
+  producer: Producer;
+  /** The output topic, collected from the start. */
+  out: Collector;
+  /** Starts an engine (still running after the body: killed). */
+  start(env: Record<string, string>, args?: string[]): Promise<EngineProcess>;
+}
+
+/**
+ * One ops test run: fresh topics, a connected producer and the output collected, for `body`.
+ * Afterwards, whatever happened: the engines it started killed, the producer disconnected, the
+ * collector stopped.
+ */
+export async function withOpsRun(tag: string, body: (r: OpsRun) => Promise<void>): Promise<void> {
+  const run = await freshRun(tag);
+  const producer = await connectProducer();
+  const out = await collect(run.output);
+  const engines: EngineProcess[] = [];
+  try {
+    await body({ run, producer, out, start: async (env, args = []) => engines[engines.push(await startEngine(env, args)) - 1] });
+  } finally {
+    for (const e of engines) await e.kill9();
+    await producer.disconnect();
+    await out.stop();
   }
 }

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort, startEngine, type EngineProcess } from '../kit/engine-process.js';
-import { allOffsets, collect, connectProducer, eventValue, freshRun, produce, until } from './kafka-io.js';
+import { freePort } from '../kit/engine-process.js';
+import { allOffsets, eventValue, produce, until, withOpsRun } from './kafka-io.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MODEL_VERSION = JSON.parse(readFileSync(`${ROOT}/models/model.json`, 'utf8')).model_version as string;
@@ -35,14 +35,9 @@ const EXPECTED: [string, string][] = [
 ];
 
 test('a real-Kafka run exports the documented series with values that match what went through', { timeout: 120_000 }, async () => {
-  const run = await freshRun('ops-metrics');
-  const producer = await connectProducer();
-  const out = await collect(run.output);
-  let engine: EngineProcess | null = null;
-  try {
-    engine = await startEngine(run.env);
-    await engine.waitReady();
-    const e = engine;
+  await withOpsRun('ops-metrics', async ({ run, producer, out, start }) => {
+    const e = await start(run.env);
+    await e.waitReady();
     const base = Date.now() - 60_000;
     const good = Array.from({ length: 200 }, (_, i) => ({ key: `u${i % 25}`, value: eventValue({ user: `u${i % 25}`, product: `metrics-marker-${i}`, ts: base + i }) }));
     const bad = [
@@ -102,23 +97,14 @@ test('a real-Kafka run exports the documented series with values that match what
     assert.equal(code, 0);
     // Info-level logs never carry event payloads.
     assert.ok(!e.stderr().includes('metrics-marker'), 'an event payload reached the logs');
-  } finally {
-    await engine?.kill9();
-    await producer.disconnect();
-    await out.stop();
-  }
+  });
 });
 
 test('Redis unreachable: /readyz 503 naming Redis, /healthz 200, events scored with the fallback and counted by reason', { timeout: 120_000 }, async () => {
-  const run = await freshRun('ops-noredis');
-  const producer = await connectProducer();
-  const out = await collect(run.output);
-  // A port nothing listens on: the engine starts anyway and falls back until Redis appears.
-  const deadRedis = `redis://127.0.0.1:${await freePort()}`;
-  let engine: EngineProcess | null = null;
-  try {
-    engine = await startEngine({ ...run.env, REDIS_URL: deadRedis });
-    const e = engine;
+  await withOpsRun('ops-noredis', async ({ run, producer, out, start }) => {
+    // A port nothing listens on: the engine starts anyway and falls back until Redis appears.
+    const deadRedis = `redis://127.0.0.1:${await freePort()}`;
+    const e = await start({ ...run.env, REDIS_URL: deadRedis });
     let body: { ready: boolean; reasons: string[] } = { ready: true, reasons: [] };
     await until(async () => {
       try {
@@ -142,9 +128,5 @@ test('Redis unreachable: /readyz 503 naming Redis, /healthz 200, events scored w
     }
     assert.equal(await e.metric('scorestream_fallbacks_total', { reason: 'feature_store' }), 20);
     assert.equal((await e.stop()).code, 0);
-  } finally {
-    await engine?.kill9();
-    await producer.disconnect();
-    await out.stop();
-  }
+  });
 });

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { runToExit, startEngine, type EngineProcess } from '../kit/engine-process.js';
-import { allOffsets, collect, connectProducer, eventValue, freshRun, produce, sourceOf } from './kafka-io.js';
+import { runToExit } from '../kit/engine-process.js';
+import { allOffsets, eventValue, freshRun, produce, sourceOf, withOpsRun } from './kafka-io.js';
 
 const SASL_BROKERS = process.env.KAFKA_SASL_BROKERS ?? '127.0.0.1:9094';
 const USER = 'scorestream';
@@ -30,13 +30,9 @@ const cases: { mechanism: string; guarantee: string; via: 'file' | 'env' }[] = [
 for (const c of cases) {
   test(`SASL ${c.mechanism} (${c.guarantee}, password from ${c.via}): events in → one prediction each out; the password never logged`, { timeout: 120_000 }, async () => {
     // Topics are set up and read over the plaintext listener; only the engine authenticates.
-    const run = await freshRun(`ops-sasl-${c.mechanism}`);
-    const producer = await connectProducer();
-    const out = await collect(run.output);
-    let engine: EngineProcess | null = null;
-    try {
+    await withOpsRun(`ops-sasl-${c.mechanism}`, async ({ run, producer, out, start }) => {
       const secretEnv: Record<string, string> = c.via === 'file' ? { KAFKA_SASL_PASSWORD_FILE: passwordFile(`${c.mechanism}.pw`, PASSWORD) } : { KAFKA_SASL_PASSWORD: PASSWORD };
-      engine = await startEngine({ ...run.env, KAFKA_BROKERS: SASL_BROKERS, KAFKA_SASL_MECHANISM: c.mechanism, KAFKA_SASL_USERNAME: USER, GUARANTEE: c.guarantee, ...secretEnv });
+      const engine = await start({ ...run.env, KAFKA_BROKERS: SASL_BROKERS, KAFKA_SASL_MECHANISM: c.mechanism, KAFKA_SASL_USERNAME: USER, GUARANTEE: c.guarantee, ...secretEnv });
       await engine.waitReady();
       const base = Date.now() - 60_000;
       await produce(producer, run.input, Array.from({ length: 40 }, (_, i) => ({ key: `u${i % 7}`, value: eventValue({ user: `u${i % 7}`, product: `sasl-marker-${i}`, ts: base + i }) })));
@@ -53,11 +49,7 @@ for (const c of cases) {
       assert.equal(startLine.config.kafkaSaslMechanism, c.mechanism);
       assert.equal(startLine.config.kafkaSaslSecret, '***');
       if (c.via === 'env') assert.equal(startLine.config.kafkaSaslPassword, '***');
-    } finally {
-      await engine?.kill9();
-      await producer.disconnect();
-      await out.stop();
-    }
+    });
   });
 }
 
