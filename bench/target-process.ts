@@ -59,6 +59,10 @@ export class TargetProcess {
       env: { ...process.env, LOG_LEVEL: 'warn', STATUS_LINE: 'off', ...env, ...(metricsPort ? { METRICS_PORT: String(metricsPort) } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // A bench ended by Ctrl-C (process.exit in run.ts) takes its targets with it.
+    const kill = (): void => void child.kill('SIGKILL');
+    process.on('exit', kill);
+    child.once('exit', () => process.off('exit', kill));
     return new TargetProcess(kind, child, metricsPort);
   }
 
