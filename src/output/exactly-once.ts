@@ -4,6 +4,15 @@ import { Hold, type Partition } from '../partitions/partition.js';
 import type { OutputContext, OutputStrategy } from './output-strategy.js';
 import type { OutputRecord } from './sink.js';
 import type { CommitEntry } from '../partitions/partition-offsets.js';
+import type { TopicPartition } from '../source/source.js';
+
+export interface TransactionsResult {
+  committed: number;
+  /** Transactions that failed and will be retried. */
+  failed: Error[];
+  /** Partitions whose producer another instance fenced: their staged output was dropped. */
+  fenced: TopicPartition[];
+}
 
 /** Per-partition Kafka transactions (TransactionalOutput); the seam lets the bookkeeping be tested alone. */
 export interface Transactions {
@@ -11,7 +20,7 @@ export interface Transactions {
   assign(topic: string, partition: number): Promise<void>;
   revoke(topic: string, partition: number): void;
   /** One transaction per entry (records + consumed offset); failed ones are retried next time. */
-  commit(entries: CommitEntry<OutputRecord>[]): Promise<{ committed: number; failed: Error[] }>;
+  commit(entries: CommitEntry<OutputRecord>[]): Promise<TransactionsResult>;
   close(): Promise<void>;
 }
 
@@ -43,8 +52,18 @@ export class ExactlyOnceOutput implements OutputStrategy {
   async commit(): Promise<void> {
     const { ctx } = this;
     const entries = ctx.partitions.takeCommittable();
-    const { failed } = await this.tx.commit(entries);
-    if (entries.length && failed.length < entries.length) ctx.metrics.commits.inc();
+    const { failed, fenced } = await this.tx.commit(entries);
+    if (entries.length && failed.length + fenced.length < entries.length) ctx.metrics.commits.inc();
+    for (const tp of fenced) {
+      // Another producer with this partition's transactional id took over: this instance was
+      // (or is still) out of the group's view. Its state of the partition is void: hold it,
+      // and the next assignment that gives it back starts it afresh from the committed offset.
+      const p = ctx.partitions.get(tp.topic, tp.partition);
+      if (!p) continue;
+      p.superseded = true;
+      ctx.partitions.hold([p], Hold.Fencing);
+      ctx.log.warn({ topic: tp.topic, partition: tp.partition }, 'partition taken over by another producer; held until it is assigned again');
+    }
     for (const err of failed) {
       ctx.metrics.sendFailures.inc();
       ctx.log.warn({ err: err.message }, 'transaction failed; retrying at the next commit');

@@ -5,7 +5,8 @@ import type { Logger } from '../ops/logger.js';
 import { isFencedError } from '../kafka/kafka-errors.js';
 import type { CommitEntry } from '../partitions/partition-offsets.js';
 import { tpKey } from '../partitions/partition.js';
-import type { Transactions } from './exactly-once.js';
+import type { Transactions, TransactionsResult } from './exactly-once.js';
+import type { TopicPartition } from '../source/source.js';
 import { sendSize, type OutputRecord } from './sink.js';
 
 export interface TransactionalOutputOptions {
@@ -75,11 +76,12 @@ export class TransactionalOutput implements Transactions {
   }
 
   /** Commits one transaction per partition with staged output. Failed ones are retried next time. */
-  async commit(entries: CommitEntry<OutputRecord>[]): Promise<{ committed: number; failed: Error[] }> {
+  async commit(entries: CommitEntry<OutputRecord>[]): Promise<TransactionsResult> {
     const byKey = new Map(entries.map((e) => [tpKey(e.topic, e.partition), e]));
     // Partitions with only a pending retry commit too.
     for (const [key, tx] of this.txs) if (!byKey.has(key) && tx.retry.length) byKey.set(key, { topic: tx.topic, partition: tx.partition, offset: tx.retryOffset, payloads: [] });
     const failed: Error[] = [];
+    const fenced: TopicPartition[] = [];
     let committed = 0;
     await Promise.all(
       [...byKey].map(async ([key, e]) => {
@@ -114,6 +116,7 @@ export class TransactionalOutput implements Transactions {
             tx.fenced = true;
             this.log.warn({ partition: e.partition }, 'transactional producer fenced; dropping partition output');
             this.revoke(e.topic, e.partition);
+            fenced.push({ topic: e.topic, partition: e.partition });
             return;
           }
           tx.retry = records;
@@ -122,7 +125,7 @@ export class TransactionalOutput implements Transactions {
         }
       }),
     );
-    return { committed, failed };
+    return { committed, failed, fenced };
   }
 
   /** Outputs staged but not yet committed (waiting for a retry). */

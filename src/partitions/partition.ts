@@ -35,6 +35,11 @@ export class Partition {
   highWatermark = -1;
   /** False once revoked: results still arriving for it go nowhere. */
   owned = true;
+  /**
+   * Exactly-once: another instance's producer fenced this partition's, so what this instance
+   * holds of it is void. An assignment that lists it again replaces it with a fresh Partition.
+   */
+  superseded = false;
 
   constructor(readonly topic: string, readonly partition: number, watermark: Watermark) {
     this.source = `${topic}:${partition}`;

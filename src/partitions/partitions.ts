@@ -61,7 +61,7 @@ export class Partitions {
     for (const tp of tps) next.set(tpKey(tp.topic, tp.partition), tp);
     const revoked: Partition[] = [];
     for (const [key, p] of this.byKey) {
-      if (next.has(key)) continue;
+      if (next.has(key) && !p.superseded) continue;
       this.byKey.delete(key);
       p.owned = false;
       revoked.push(p);

@@ -13,6 +13,7 @@ import { Hold } from '../../../src/partitions/partition.js';
 import { Partitions } from '../../../src/partitions/partitions.js';
 import { FailureRateLimiter } from '../../../src/shared/backoff.js';
 import type { Source, TopicPartition } from '../../../src/source/source.js';
+import type { TransactionsResult } from '../../../src/output/exactly-once.js';
 
 const T = { timeout: 10_000 };
 
@@ -22,16 +23,20 @@ class ScriptedTransactions implements Transactions {
   readonly revoked: string[] = [];
   readonly fence = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
   failNext: Error | null = null;
+  /** Partitions whose next commit reports that another producer fenced them. */
+  fenceNext: string[] = [];
   assign(topic: string, partition: number): Promise<void> {
     return new Promise((resolve, reject) => this.fence.set(`${topic}/${partition}`, { resolve, reject }));
   }
   revoke(topic: string, partition: number): void {
     this.revoked.push(`${topic}/${partition}`);
   }
-  async commit(entries: CommitEntry<OutputRecord>[]): Promise<{ committed: number; failed: Error[] }> {
+  async commit(entries: CommitEntry<OutputRecord>[]): Promise<TransactionsResult> {
     this.commits.push(entries);
-    if (this.failNext) return { committed: 0, failed: [this.failNext] };
-    return { committed: entries.reduce((n, e) => n + e.payloads.length, 0), failed: [] };
+    const fenced = entries.filter((e) => this.fenceNext.includes(`${e.topic}/${e.partition}`)).map((e) => ({ topic: e.topic, partition: e.partition }));
+    this.fenceNext = [];
+    if (this.failNext) return { committed: 0, failed: [this.failNext], fenced };
+    return { committed: entries.reduce((n, e) => n + e.payloads.length, 0), failed: [], fenced };
   }
   async close(): Promise<void> {}
 }
@@ -144,4 +149,33 @@ test('failed transactions are retried at the next commit and become fatal past t
   await s.strategy.commit();
   assert.equal(s.fatal.length, 1);
   assert.equal(s.fatal[0].message, 'broker said no');
+});
+
+test('a partition whose producer another instance fenced is held, and an assignment that gives it back starts it afresh', T, async () => {
+  const s = setup(40);
+  s.assign([0, 1]);
+  for (const k of ['in/0', 'in/1']) s.tx.fence.get(k)!.resolve();
+  await settle();
+  await settle();
+  const p0 = s.partitions.get('in', 0)!;
+  for (const o of [40, 41]) p0.offsets.add(o);
+  s.strategy.emit(out('x40'), p0, 40);
+  s.tx.fenceNext = ['in/0'];
+  await s.strategy.commit();
+  assert.ok(p0.held(Hold.Fencing), 'held: this instance may no longer write it');
+  assert.equal(s.calls.at(-1), 'pause in/0');
+  // The group gives the same partitions back (the network-cut case): partition 0 is new again.
+  s.tx.fence.clear();
+  const a = s.assign([0, 1]);
+  assert.deepEqual(a.revoked, [p0]);
+  assert.equal(a.added.length, 1);
+  const fresh = s.partitions.get('in', 0)!;
+  assert.notEqual(fresh, p0);
+  assert.ok(fresh.held(Hold.Fencing), 'fenced again before it fetches');
+  assert.ok(s.tx.fence.has('in/0'), 'a new producer fences the other owner');
+  s.tx.fence.get('in/0')!.resolve();
+  await settle();
+  await settle();
+  assert.deepEqual(s.calls.slice(-2), ['seek in/0@40', 'resume in/0'], 'from the committed offset');
+  assert.equal(s.partitions.get('in', 1)!.holds, 0, 'partition 1 untouched');
 });
