@@ -10,26 +10,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { summarize } from '../kit/audit.js';
-import { byUser, expectedFeatures } from '../kit/events.js';
-import { readHashes } from '../kit/redis-cluster.js';
-import {
-  Audit,
-  META,
-  assignments,
-  endOffsets,
-  groupScenario,
-  longestGap,
-  longestHandoverGap,
-  longestPartitionGap,
-  outputTimes,
-  sleep,
-  startMember,
-  steadyInput,
-  scaleHarness,
-  waitBalanced,
-  waitSent,
-  type Member,
-} from './scale-run.js';
+import { assertExactFeatures, assignments, endOffsets, longestGap, longestHandoverGap, longestPartitionGap, outputTimes, sleep, startMember, scaleHarness, waitBalanced, waitSent } from './scale-run.js';
 
 const PARTITIONS = 12;
 const RATE = 2000;
@@ -40,23 +21,18 @@ const MAX_IN_FLIGHT = 1000;
 const MAX_IN_FLIGHT_PER_PARTITION = 250;
 const COMMIT_INTERVAL_MS = 100;
 
-const { members, readers, stoppers, cluster, startGroup } = scaleHarness();
+const { members, cluster, startLoaded } = scaleHarness();
 
 async function joinAndKill(t: TestContext, guarantee: 'at-least-once' | 'exactly-once'): Promise<void> {
   const eos = guarantee === 'exactly-once';
-  const { sc, env } = await groupScenario({
+  const { sc, env, group, reader, input, t0 } = await startLoaded({
     prefix: eos ? 'scale-eos' : 'scale-alo',
     partitions: PARTITIONS,
     env: { GUARANTEE: guarantee, MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), MAX_IN_FLIGHT_PER_PARTITION: String(MAX_IN_FLIGHT_PER_PARTITION), COMMIT_INTERVAL_MS: String(COMMIT_INTERVAL_MS) },
+    rate: RATE,
+    users: USERS,
+    seed: eos ? 2 : 1,
   });
-  const group: Member[] = await startGroup(env);
-  await waitBalanced(sc.groupId, group, PARTITIONS, 60_000);
-
-  const reader = await Audit.start(sc.auditOptions);
-  readers.push(reader);
-  const input = await steadyInput(sc.input, PARTITIONS, RATE, USERS, eos ? 2 : 1);
-  stoppers.push(input.stop);
-  const t0 = Date.now();
 
   // Join: a 4th process, started now; it joins the group once it has loaded (several seconds on
   // this machine), mid-run.
@@ -153,18 +129,7 @@ async function joinAndKill(t: TestContext, guarantee: 'at-least-once' | 'exactly
   );
 
   // Feature counters in the Redis Cluster: exactly what each user's events add up to.
-  const users = byUser(sent);
-  const ids = [...users.keys()];
-  const hashes = await readHashes(cluster(), ids.map((u) => sc.keyPrefix + u));
-  let wrong = 0;
-  let firstWrong = '';
-  for (const u of ids) {
-    const h = hashes.get(sc.keyPrefix + u)!;
-    const { final } = expectedFeatures(users.get(u)!, META.cold_start);
-    const got = { v: Number(h.v), c: Number(h.c), p: Number(h.p), t: Number(h.t), g: Number(h.g) };
-    if (JSON.stringify(got) !== JSON.stringify(final) && !wrong++) firstWrong = `${u}: got ${JSON.stringify(got)}, want ${JSON.stringify(final)}`;
-  }
-  assert.equal(wrong, 0, `exact features for all ${ids.length} users in the cluster (first wrong: ${firstWrong})`);
+  await assertExactFeatures(cluster(), sent, sc.keyPrefix);
 }
 
 /** "p5 4318-4400 (83)" per partition with duplicates. */

@@ -7,42 +7,19 @@ import '../../src/kafka/kafkajs-read-committed.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { summarize } from '../kit/audit.js';
-import { byUser, expectedFeatures } from '../kit/events.js';
-import { readHashes } from '../kit/redis-cluster.js';
-import {
-  Audit,
-  META,
-  assignments,
-  endOffsets,
-  groupScenario,
-  longestGap,
-  longestPartitionGap,
-  outputTimes,
-  sleep,
-  startMember,
-  steadyInput,
-  scaleHarness,
-  waitBalanced,
-  type Member,
-} from './scale-run.js';
+import { assertExactFeatures, assignments, endOffsets, longestGap, longestPartitionGap, outputTimes, sleep, startMember, scaleHarness, waitBalanced, type Member } from './scale-run.js';
 
 const PARTITIONS = 12;
 const RATE = 2000;
 const USERS = 3000;
 const MAX_IN_FLIGHT = 1000;
 
-const { members, readers, stoppers, cluster, startGroup } = scaleHarness();
+const { members, cluster, startLoaded } = scaleHarness();
 
 test('rolling restart of 3 processes (SIGTERM, replacement, ready) under 2,000 events/s → 0 lost, order kept, exact features', { timeout: 240_000 }, async (t) => {
-  const { sc, env } = await groupScenario({ prefix: 'scale-roll', partitions: PARTITIONS, env: { MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), MAX_IN_FLIGHT_PER_PARTITION: '250' } });
-  let group: Member[] = await startGroup(env);
-  await waitBalanced(sc.groupId, group, PARTITIONS, 60_000);
-
-  const reader = await Audit.start(sc.auditOptions);
-  readers.push(reader);
-  const input = await steadyInput(sc.input, PARTITIONS, RATE, USERS, 3);
-  stoppers.push(input.stop);
-  const t0 = Date.now();
+  const loaded = await startLoaded({ prefix: 'scale-roll', partitions: PARTITIONS, env: { MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), MAX_IN_FLIGHT_PER_PARTITION: '250' }, rate: RATE, users: USERS, seed: 3 });
+  const { sc, env, reader, input, t0 } = loaded;
+  let group: Member[] = loaded.group;
   await sleep(3000);
 
   const restarts: { name: string; stopAt: number; exitedAt: number; balancedAt: number }[] = [];
@@ -98,16 +75,5 @@ test('rolling restart of 3 processes (SIGTERM, replacement, ready) under 2,000 e
     );
   });
 
-  const users = byUser(sent);
-  const ids = [...users.keys()];
-  const hashes = await readHashes(cluster(), ids.map((u) => sc.keyPrefix + u));
-  let wrong = 0;
-  let firstWrong = '';
-  for (const u of ids) {
-    const h = hashes.get(sc.keyPrefix + u)!;
-    const { final } = expectedFeatures(users.get(u)!, META.cold_start);
-    const got = { v: Number(h.v), c: Number(h.c), p: Number(h.p), t: Number(h.t), g: Number(h.g) };
-    if (JSON.stringify(got) !== JSON.stringify(final) && !wrong++) firstWrong = `${u}: got ${JSON.stringify(got)}, want ${JSON.stringify(final)}`;
-  }
-  assert.equal(wrong, 0, `exact features for all ${ids.length} users (first wrong: ${firstWrong})`);
+  await assertExactFeatures(cluster(), sent, sc.keyPrefix);
 });

@@ -1,14 +1,15 @@
 // Shared pieces of the scale tests (test/scale/*.test.ts): a group of engine processes on one
 // topic fed at a steady rate, their partition assignments (from their logs), and what the
 // output says about order, duplicates and pauses.
+import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before } from 'node:test';
 import type { Cluster } from 'ioredis';
 import { Audit, endOffsets, type AuditedRecord, type Prediction } from '../kit/audit.js';
 import { startEngine, type EngineProcess } from '../kit/engine-process.js';
-import { randomEvent, rng } from '../kit/events.js';
+import { byUser, expectedFeatures, randomEvent, rng, type TestEvent } from '../kit/events.js';
 import { RateProducer, connectProducer } from '../kit/produce.js';
-import { CLUSTER_NODES, clusterClient, clusterUp } from '../kit/redis-cluster.js';
+import { CLUSTER_NODES, clusterClient, clusterUp, readHashes } from '../kit/redis-cluster.js';
 import { createScenario, type Scenario } from '../kit/scenario.js';
 import { assertServicesReachable, kafka, uniqueName } from '../kit/services.js';
 
@@ -39,6 +40,26 @@ export interface ScaleHarness {
   cluster(): Cluster;
   /** Starts `n` members with `env` and waits until each is ready. */
   startGroup(env: Record<string, string>, n?: number): Promise<Member[]>;
+  /**
+   * A fresh group scenario under load: 3 members started and balanced, the audit reader started,
+   * then the steady input (`t0`: when it started).
+   */
+  startLoaded(o: LoadedOptions): Promise<LoadedGroup>;
+}
+
+export interface LoadedOptions extends GroupOptions {
+  rate: number;
+  users: number;
+  seed: number;
+}
+
+export interface LoadedGroup {
+  sc: Scenario;
+  env: Record<string, string>;
+  group: Member[];
+  reader: Audit;
+  input: SteadyInput;
+  t0: number;
 }
 
 /** Hooks of a scale test file: services checked and the Redis Cluster up before; everything started stopped after. */
@@ -54,6 +75,16 @@ export function scaleHarness(): ScaleHarness {
       h.members.push(...group);
       await Promise.all(group.map((m) => m.engine.waitReady(90_000)));
       return group;
+    },
+    async startLoaded(o) {
+      const { sc, env } = await groupScenario(o);
+      const group = await h.startGroup(env);
+      await waitBalanced(sc.groupId, group, o.partitions, 60_000);
+      const reader = await Audit.start(sc.auditOptions);
+      h.readers.push(reader);
+      const input = await steadyInput(sc.input, o.partitions, o.rate, o.users, o.seed);
+      h.stoppers.push(input.stop);
+      return { sc, env, group, reader, input, t0: Date.now() };
     },
   };
   before(async () => {
@@ -141,8 +172,13 @@ export async function waitBalanced(groupId: string, members: Member[], partition
   throw new Error(`group ${groupId} not balanced over ${members.length} members within ${timeoutMs} ms (${last})`);
 }
 
+export interface SteadyInput {
+  rp: RateProducer;
+  stop: () => Promise<void>;
+}
+
 /** Steady open-loop input: `rate` events/s over `users` users, event time = send time. */
-export async function steadyInput(topic: string, partitions: number, rate: number, users: number, seed: number): Promise<{ rp: RateProducer; stop: () => Promise<void> }> {
+export async function steadyInput(topic: string, partitions: number, rate: number, users: number, seed: number): Promise<SteadyInput> {
   const producer = await connectProducer();
   const r = rng(seed);
   const rp = new RateProducer(topic, producer, { rate, partitions, make: (_i, now) => randomEvent(r, users, 'su', now) });
@@ -163,6 +199,22 @@ export async function waitSent(rp: RateProducer, n: number, timeoutMs: number): 
     if (Date.now() > deadline) throw new Error(`producer sent only ${rp.sent.length} of ${n} events in ${timeoutMs} ms`);
     await sleep(50);
   }
+}
+
+/** Each user's feature counters in the Redis Cluster are exactly what the user's sent events add up to. */
+export async function assertExactFeatures(cluster: Cluster, sent: readonly TestEvent[], keyPrefix: string): Promise<void> {
+  const users = byUser(sent);
+  const ids = [...users.keys()];
+  const hashes = await readHashes(cluster, ids.map((u) => keyPrefix + u));
+  let wrong = 0;
+  let firstWrong = '';
+  for (const u of ids) {
+    const h = hashes.get(keyPrefix + u)!;
+    const { final } = expectedFeatures(users.get(u)!, META.cold_start);
+    const got = { v: Number(h.v), c: Number(h.c), p: Number(h.p), t: Number(h.t), g: Number(h.g) };
+    if (JSON.stringify(got) !== JSON.stringify(final) && !wrong++) firstWrong = `${u}: got ${JSON.stringify(got)}, want ${JSON.stringify(final)}`;
+  }
+  assert.equal(wrong, 0, `exact features for all ${ids.length} users in the cluster (first wrong: ${firstWrong})`);
 }
 
 export interface Gap {
