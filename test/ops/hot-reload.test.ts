@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Producer } from 'kafkajs';
+import { endOffsets } from '../kit/audit.js';
 import type { EngineProcess } from '../kit/engine-process.js';
 import { allOffsets, eventValue, produce, sourceOf, until, withOpsRun, type Collector, type OutRecord } from './kafka-io.js';
 
@@ -89,6 +90,7 @@ interface ReloadRun {
   /** The served model's directory. */
   dir: string;
   input: string;
+  output: string;
   out: Collector;
   e: EngineProcess;
   /** Starts the steady input. */
@@ -101,7 +103,7 @@ async function reloadRun(tag: string, args: string[], body: (r: ReloadRun) => Pr
   await withOpsRun(tag, async ({ run, producer, out, start }) => {
     const e = await start({ ...run.env, MODEL_PATH: join(dir, 'model.onnx') }, args);
     await e.waitReady();
-    await body({ dir, input: run.input, out, e, startInput: () => steadyProducer(producer, run.input) });
+    await body({ dir, input: run.input, output: run.output, out, e, startInput: () => steadyProducer(producer, run.input) });
   });
 }
 
@@ -111,9 +113,13 @@ async function finishRun(t: TestContext, r: ReloadRun, stream: { stop(): Promise
   const inputs = await allOffsets(r.input);
   assert.equal(inputs.length, produced);
   await r.out.waitFor(inputs.length, 60_000);
-  await new Promise((res) => setTimeout(res, 1000)); // room for any duplicate to show up
   const { code } = await r.e.stop();
   assert.equal(code, 0, r.e.stderr().slice(-3000));
+  // The engine has stopped: the output topic's end offsets are final. Reading up to them shows
+  // every record it wrote, so a duplicate cannot hide behind the collector's lag.
+  let written = 0;
+  for (const end of (await endOffsets(r.output)).values()) written += end;
+  await r.out.waitFor(written, 60_000);
   audit(inputs, r.out.records, [V1, ALT]);
   t.diagnostic(`${inputs.length} events; outputs by model: ${V1} ${r.out.records.filter((o) => versionOf(o) === V1).length}, ${ALT} ${r.out.records.filter((o) => versionOf(o) === ALT).length}`);
 }
