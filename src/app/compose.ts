@@ -35,7 +35,7 @@ export async function buildParts(c: Config, log: Logger): Promise<EngineParts> {
   const restarts = new FailureRateLimiter(c.maxFailures, c.failureWindowMs);
   const source = new KafkaSource(
     kafka,
-    { groupId: c.groupId, topic: c.inputTopic, allowRestart: () => !restarts.record(), maxBytesPerPartition: fetchBytesPerPartition(c.maxInFlightPerPartition), fetchMaxWaitMs: c.fetchMaxWaitMs, fetchMinBytes: c.fetchMinBytes },
+    { groupId: c.groupId, topic: c.inputTopic, allowRestart: () => !restarts.record(), maxBytesPerPartition: fetchBytesPerPartition(c.maxInFlightPerPartition), fetchMaxWaitMs: c.fetchMaxWaitMs, fetchMinBytes: c.fetchMinBytes, fetchIdleMaxWaitMs: c.fetchIdleMaxWaitMs },
     log,
   );
   if (c.guarantee === 'exactly-once') {

@@ -1,4 +1,5 @@
 import type { Admin, Consumer, Kafka } from 'kafkajs';
+import { registerAdaptiveFetch, unregisterAdaptiveFetch } from '../kafka/kafkajs-adaptive-fetch.js';
 import type { Logger } from '../ops/logger.js';
 import type { RawRecord, Source, SourceHandlers, TopicPartition } from './source.js';
 
@@ -12,6 +13,8 @@ export interface KafkaSourceOptions {
   /** Broker-side fetch batching: wait up to maxWaitMs for minBytes. */
   fetchMaxWaitMs?: number;
   fetchMinBytes?: number;
+  /** After a fetch that brought nothing: minBytes 1 and this long a wait, until records flow again (0: always the pair above). */
+  fetchIdleMaxWaitMs?: number;
 }
 
 /**
@@ -69,6 +72,8 @@ export class KafkaSource implements Source {
       allowAutoTopicCreation: false,
       retry: { restartOnFailure: async (err) => opts.allowRestart(err) },
     });
+    const idleMaxWaitMs = opts.fetchIdleMaxWaitMs ?? 500;
+    if (idleMaxWaitMs > 0) registerAdaptiveFetch(opts.groupId, { busy: { minBytes: opts.fetchMinBytes ?? 65536, maxWaitMs: opts.fetchMaxWaitMs ?? 5 }, idleMaxWaitMs });
   }
 
   async start(h: SourceHandlers): Promise<void> {
@@ -186,6 +191,7 @@ export class KafkaSource implements Source {
     if (admin) await admin.then((a) => a.disconnect()).catch(() => {});
     this.running = false;
     await this.consumer.disconnect();
+    unregisterAdaptiveFetch(this.opts.groupId);
   }
 }
 
