@@ -108,7 +108,7 @@ function startProducer(topic: string, rate: number, users: number): { stop(): Pr
     if (stopped) return;
     const target = Math.floor(((Date.now() - started) * rate) / 1000);
     if (target <= sent) return;
-    const messages = [];
+    const messages: { key: string; value: string }[] = [];
     const now = Date.now();
     for (let i = sent; i < target; i++) {
       const user = `soak-u${i % users}`;
