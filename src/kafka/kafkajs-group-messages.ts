@@ -5,7 +5,7 @@
 // the garbage (docs/hot-path.md). This is the same grouping, linear: same keys, same order.
 // Loaded before kafkajs (through kafkajs-read-committed.ts, which every kafkajs user imports
 // first), it seeds the module cache so kafkajs's sendMessages.js gets it when it first requires it.
-import { createRequire } from 'node:module';
+import { replaceKafkajsModule } from './kafkajs-module-patch.js';
 
 interface GroupArgs {
   topic: string;
@@ -14,9 +14,6 @@ interface GroupArgs {
   partitioner: (a: { topic: string; partitionMetadata: unknown[]; message: unknown }) => number;
 }
 
-const require = createRequire(import.meta.url);
-const path = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
-const PATCHED = Symbol.for('scorestream.kafkajs.linearGroupMessages');
 
 function groupMessagesPerPartition({ topic, partitionMetadata, messages, partitioner }: GroupArgs): Record<number, unknown[]> {
   const result: Record<number, unknown[]> = {};
@@ -27,14 +24,4 @@ function groupMessagesPerPartition({ topic, partitionMetadata, messages, partiti
   }
   return result;
 }
-(groupMessagesPerPartition as unknown as Record<symbol, boolean>)[PATCHED] = true;
-
-const cached = require.cache[path];
-if (cached && (cached.exports as Record<symbol, boolean>)[PATCHED]) {
-  // Already applied by an earlier import.
-} else if (cached === undefined && !Object.keys(require.cache).some((k) => k.includes('/kafkajs/src/producer/sendMessages.js'))) {
-  require(path);
-  require.cache[path]!.exports = groupMessagesPerPartition;
-} else {
-  throw new Error('src/kafka/kafkajs-group-messages.ts must be imported before kafkajs is loaded (import src/kafka/kafkajs-read-committed.ts first)');
-}
+replaceKafkajsModule('kafkajs/src/producer/groupMessagesPerPartition.js', groupMessagesPerPartition, '/kafkajs/src/producer/sendMessages.js', 'src/kafka/kafkajs-group-messages.ts');

@@ -11,10 +11,10 @@
 // fenced owner's aborted outputs as duplicates (DumpLogSegments showed ABORT markers after
 // them). The Java client keeps the list in a priority queue by firstOffset and marks every
 // transaction whose firstOffset the batch reached; this does the same.
-import { createRequire } from 'node:module';
 // Every module that uses kafkajs imports this file first, so kafkajs's other fix rides along.
 import './kafkajs-timeout.js';
 import './kafkajs-group-messages.js';
+import { replaceKafkajsModule } from './kafkajs-module-patch.js';
 
 interface Message {
   offset: string;
@@ -26,9 +26,6 @@ interface Aborted {
   firstOffset: string;
 }
 
-const require = createRequire(import.meta.url);
-const path = require.resolve('kafkajs/src/consumer/filterAbortedMessages.js');
-const PATCHED = Symbol.for('scorestream.kafkajs.readCommittedFilter');
 
 function filterAborted({ messages, abortedTransactions }: { messages: Message[]; abortedTransactions?: Aborted[] }): Message[] {
   if (!abortedTransactions?.length) return messages;
@@ -46,20 +43,11 @@ function filterAborted({ messages, abortedTransactions }: { messages: Message[];
     return !(inTransaction && aborted.has(producerId));
   });
 }
-(filterAborted as unknown as Record<symbol, boolean>)[PATCHED] = true;
 
 const ABORT_KEY = Buffer.from([0, 0, 0, 0]);
 function isAbortMarker(m: Message): boolean {
   return !!m.key && Buffer.from(m.key).equals(ABORT_KEY);
 }
 
-const cached = require.cache[path];
-if (cached && (cached.exports as Record<symbol, boolean>)[PATCHED]) {
-  // Already applied by an earlier import.
-} else if (cached === undefined && !Object.keys(require.cache).some((k) => k.includes('/kafkajs/src/consumer/batch.js'))) {
-  // Seed the module cache so kafkajs's batch.js gets this when it first requires the filter.
-  require(path);
-  require.cache[path]!.exports = filterAborted;
-} else {
-  throw new Error('src/kafka/kafkajs-read-committed.ts must be imported before kafkajs is loaded (import it first)');
-}
+// Seeds the module cache so kafkajs's batch.js gets this when it first requires the filter.
+replaceKafkajsModule('kafkajs/src/consumer/filterAbortedMessages.js', filterAborted, '/kafkajs/src/consumer/batch.js', 'src/kafka/kafkajs-read-committed.ts');
