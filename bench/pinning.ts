@@ -69,19 +69,26 @@ export function pinProcess(pid: number, cpuList: string): (() => void) | null {
   } catch {
     return null;
   }
-  let restored = false;
-  const restore = (): void => {
-    if (restored) return;
-    restored = true;
-    process.off('exit', restore);
+  // exit handlers run on process.exit and normal ends; SIGINT/SIGTERM are turned into exits in run.ts.
+  return restorer(() => {
     try {
       execFileSync('taskset', ['-a', '-p', before, String(pid)], { stdio: 'ignore' });
     } catch {
       // The process is gone.
     }
+  }, true);
+}
+
+/** `undo` as a function that runs once, also at process exit when `onExit` (and then only once). */
+function restorer(undo: () => void, onExit: boolean): () => void {
+  let restored = false;
+  const restore = (): void => {
+    if (restored) return;
+    restored = true;
+    process.off('exit', restore);
+    undo();
   };
-  // exit handlers run on process.exit and normal ends; SIGINT/SIGTERM are turned into exits in run.ts.
-  process.on('exit', restore);
+  if (onExit) process.on('exit', restore);
   return restore;
 }
 
@@ -121,11 +128,7 @@ export function setNice(pid: number, nice: number, restoreOnExit = true): (() =>
   } catch {
     return null;
   }
-  let restored = false;
-  const restore = (): void => {
-    if (restored) return;
-    restored = true;
-    process.off('exit', restore);
+  return restorer(() => {
     for (const [n, ts] of before) {
       try {
         execFileSync('renice', ['-n', String(n), '-p', ...ts], { stdio: 'ignore' });
@@ -133,7 +136,5 @@ export function setNice(pid: number, nice: number, restoreOnExit = true): (() =>
         // Threads gone.
       }
     }
-  };
-  if (restoreOnExit) process.on('exit', restore);
-  return restore;
+  }, restoreOnExit);
 }
