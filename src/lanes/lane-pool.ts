@@ -1,8 +1,11 @@
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { FailureRateLimiter, backoffDelay, type BackoffOptions } from '../shared/backoff.js';
 import { LaneError, ScorestreamError, fromErrorData } from '../shared/errors.js';
 import type { FromWorker, LaneExit, LaneInit, ToWorker } from '../shared/lane-protocol.js';
+import { Lane, type Entry, type LaneResult } from './lane.js';
+
+export type { LaneResult } from './lane.js';
 
 // Run the worker from the same kind of file as this module: .ts under tsx, .js once compiled.
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -22,45 +25,12 @@ export interface LanePoolOptions {
   restartWindowMs: number;
 }
 
-export interface LaneResult {
-  /** One probability per row, or null when the rows fall back (model failed or local fallback). */
-  probs: Float32Array | null;
-  /** Why the rows fall back (InferenceError from the worker, or the caller's own for local completions). */
-  error?: ScorestreamError;
-  modelVersion: string;
-  inferUs: number;
-  batchRows: number;
-}
-
 export interface LanePoolEvents<C> {
   /** Results of each lane arrive in dispatch order. */
   onResult(ctx: C, res: LaneResult): void;
   onRestart?(lane: number, err: Error, delayMs: number): void;
   /** The restart limit was exceeded: the process should exit non-zero. */
   onFatal(err: Error): void;
-}
-
-interface Entry<C> {
-  id: number;
-  n: number;
-  features: Float32Array | null;
-  ctx: C;
-  result: LaneResult | null;
-}
-
-class Lane<C> {
-  port: MessagePort | null = null;
-  ready = false;
-  threadId = -1;
-  /** Entries in dispatch order; results are released from the front only. */
-  queue: Entry<C>[] = [];
-  head = 0;
-  nextId = 0;
-  rowsInFlight = 0;
-  restarts = 0;
-  /** The lane task's end (resolves when it closed, rejects on a crash). */
-  ended: Promise<void> | null = null;
-  constructor(readonly id: number) {}
 }
 
 /**
