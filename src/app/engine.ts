@@ -9,6 +9,7 @@ import type { Logger } from '../ops/logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import { DeadLetters } from '../output/dead-letters.js';
 import { Predictions } from '../output/predictions.js';
+import type { OutputRecord } from '../output/sink.js';
 import { Backpressure } from '../partitions/backpressure.js';
 import { Hold } from '../partitions/partition.js';
 import { Partitions } from '../partitions/partitions.js';
@@ -28,7 +29,7 @@ export type { EngineOutput, EngineParts, EngineStats } from './engine-parts.js';
  */
 export class Engine {
   readonly lanes: LanePool<LaneBatch>;
-  private readonly partitions: Partitions;
+  private readonly partitions: Partitions<OutputRecord>;
   private readonly backpressure: Backpressure;
   private readonly committer: Committer;
   private readonly deadLetters: DeadLetters;
@@ -45,7 +46,7 @@ export class Engine {
     const c = config;
     const backoff = { initialMs: c.reconnectInitialMs, maxMs: c.reconnectMaxMs, multiplier: c.reconnectMultiplier };
     const fatal = (err: Error) => this.fatal(err);
-    this.partitions = new Partitions(parts.source, c);
+    this.partitions = new Partitions<OutputRecord>(parts.source, c);
     this.backpressure = new Backpressure(this.partitions, { perPartition: c.maxInFlightPerPartition, total: c.maxInFlight }, metrics);
     this.output = selectOutput(parts.output, {
       partitions: this.partitions,
@@ -70,21 +71,17 @@ export class Engine {
       onFatal: fatal,
     });
     const dispatcher = new LaneDispatcher(this.lanes);
-    this.deadLetters = new DeadLetters(this.output, metrics);
+    this.deadLetters = new DeadLetters(c, this.output, metrics);
     this.predictions = new Predictions({ topic: c.outputTopic, fallbackPrediction: readModelMeta(c.resolvedMetaPath).fallback_prediction }, this.output, metrics, log);
     this.features = new FeatureStage(parts.featureStore, { retries: c.featureRetries }, metrics, {
       scored: (items, result) => dispatcher.dispatch(items, result.features),
       failed: (items, err, attempts) => {
         if (c.onFeatureError === 'fallback') return dispatcher.fallback(items, new FeatureStoreError(err.message, { cause: err }));
         const now = Date.now();
-        for (const it of items) this.deadLetters.emit(c.processingTopic, it.rec, it.part, { type: 'PROCESSING_ERROR', message: err.message, stack: err.stack, attempts }, now);
+        for (const it of items) this.deadLetters.processingFailed(it.rec, it.part, err, attempts, now);
       },
     });
-    this.intake = new Intake(
-      { limits: validationLimits(c), lanes: this.lanes.size, validationTopic: c.validationTopic, processingTopic: c.processingTopic, lateTopic: c.lateTopic, allowedLatenessMs: c.allowedLatenessMs },
-      this.deadLetters,
-      this.features,
-    );
+    this.intake = new Intake(validationLimits(c), this.deadLetters, this.features);
     this.committer = new Committer(this.output, this.partitions, this.backpressure, metrics, c.commitIntervalMs);
   }
 

@@ -1,16 +1,6 @@
-/** Why a user's state left the in-process store. */
-export type EvictionReason = 'ttl' | 'capacity';
+import { userMapTotals, type EvictionReason } from '../ops/memory-store-tally.js';
 
-/** Totals over every live BoundedUserMap of this process, read by the metrics (ops/metrics.ts). */
-export const userMapTotals = {
-  maps: new Set<BoundedUserMap<{ expiresAt: number }>>(),
-  evicted: { ttl: 0, capacity: 0 } as Record<EvictionReason, number>,
-  held(): number {
-    let n = 0;
-    for (const m of this.maps) n += m.size;
-    return n;
-  },
-};
+export { userMapTotals, type EvictionReason };
 
 /**
  * The in-process feature store's users, bounded in time and in number. Entries are kept in the

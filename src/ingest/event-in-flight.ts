@@ -7,7 +7,6 @@ export interface EventInFlight {
   rec: RawRecord;
   ev: UserEvent;
   part: Partition;
-  lane: number;
   /** Wall-clock ms when it was taken in (end-to-end latency). */
   receivedAt: number;
 }

@@ -1,18 +1,14 @@
-import { laneOf } from '../lanes/lane-router.js';
-import type { DeadLetters } from '../output/dead-letters.js';
 import type { Partition } from '../partitions/partition.js';
-import { ValidationError } from '../shared/errors.js';
 import type { RawRecord } from '../source/source.js';
 import { parseEvent, type UserEvent, type ValidationLimits } from './event.js';
 import type { EventInFlight } from './event-in-flight.js';
 
-export interface IntakeOptions {
-  limits: ValidationLimits;
-  lanes: number;
-  validationTopic: string;
-  processingTopic: string;
-  lateTopic: string;
-  allowedLatenessMs: number;
+/** Where the intake sends what it does not pass on (the output stage's dead letters). */
+export interface Rejects {
+  /** Not a valid event: a ValidationError naming the field, or any other error while parsing. */
+  invalid(rec: RawRecord, part: Partition, err: Error, now: number): void;
+  /** Behind its partition's watermark by more than the allowed lateness. */
+  late(rec: RawRecord, part: Partition, eventTimeMs: number, watermarkMs: number, now: number): void;
 }
 
 /**
@@ -21,11 +17,10 @@ export interface IntakeOptions {
  * letters; valid ones, with their lane, go on to `next`.
  */
 export class Intake {
-  constructor(private readonly opts: IntakeOptions, private readonly deadLetters: DeadLetters, private readonly next: { push(e: EventInFlight): void }) {}
+  constructor(private readonly limits: ValidationLimits, private readonly rejects: Rejects, private readonly next: { push(e: EventInFlight): void }) {}
 
   /** Takes in records of `part` in offset order; returns how many were new. */
   take(part: Partition, records: readonly RawRecord[], now: number): number {
-    const { opts } = this;
     let accepted = 0;
     for (const rec of records) {
       // After a rebalance that gives a partition back, kafkajs fetches again from the committed
@@ -35,19 +30,17 @@ export class Intake {
       accepted++;
       let ev: UserEvent;
       try {
-        ev = parseEvent(rec.value, now, opts.limits);
+        ev = parseEvent(rec.value, now, this.limits);
       } catch (err) {
-        const e = err as Error;
-        if (err instanceof ValidationError) this.deadLetters.emit(opts.validationTopic, rec, part, { type: 'VALIDATION_ERROR', message: e.message, field: err.field }, now);
-        else this.deadLetters.emit(opts.processingTopic, rec, part, { type: 'PROCESSING_ERROR', message: e.message, stack: e.stack, attempts: 1 }, now);
+        this.rejects.invalid(rec, part, err as Error, now);
         continue;
       }
       const wm = part.watermark.check(ev.timestamp_ms, now);
       if (wm >= 0) {
-        this.deadLetters.emit(opts.lateTopic, rec, part, { type: 'LATE_EVENT', field: 'timestamp_ms', message: `event time ${ev.timestamp_ms} is behind the watermark ${wm} by more than the allowed lateness (${opts.allowedLatenessMs} ms)`, watermarkMs: wm }, now);
+        this.rejects.late(rec, part, ev.timestamp_ms, wm, now);
         continue;
       }
-      this.next.push({ rec, ev, part, lane: laneOf(ev.user_id, opts.lanes), receivedAt: now });
+      this.next.push({ rec, ev, part, receivedAt: now });
     }
     return accepted;
   }

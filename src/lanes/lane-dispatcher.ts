@@ -1,6 +1,7 @@
 import type { EventInFlight } from '../ingest/event-in-flight.js';
 import type { ScorestreamError } from '../shared/errors.js';
 import type { LanePool } from './lane-pool.js';
+import { laneOf } from './lane-router.js';
 
 /** What a lane carries back with its result: the events of the request, and why they fell back if they did. */
 export interface LaneBatch {
@@ -8,7 +9,7 @@ export interface LaneBatch {
   reason?: 'feature_store';
 }
 
-/** Splits a feature call's rows by lane (each event's lane was fixed by its user at intake). */
+/** Splits a feature call's rows by lane: each event goes to its user's lane (lane-router). */
 export class LaneDispatcher {
   constructor(private readonly pool: LanePool<LaneBatch>) {}
 
@@ -22,13 +23,14 @@ export class LaneDispatcher {
       this.pool.dispatch(0, features, n, { items });
       return;
     }
+    const laneOfItem = new Uint32Array(n);
     const counts = new Uint32Array(lanes);
-    for (let i = 0; i < n; i++) counts[items[i].lane]++;
+    for (let i = 0; i < n; i++) counts[(laneOfItem[i] = laneOf(items[i].ev.user_id, lanes))]++;
     const perLane: { features: Float32Array; items: EventInFlight[]; at: number }[] = [];
     for (let l = 0; l < lanes; l++) perLane.push({ features: new Float32Array(counts[l] * w), items: [], at: 0 });
     for (let i = 0; i < n; i++) {
       const it = items[i];
-      const d = perLane[it.lane];
+      const d = perLane[laneOfItem[i]];
       d.features.set(features.subarray(i * w, (i + 1) * w), d.at);
       d.at += w;
       d.items.push(it);
@@ -43,8 +45,9 @@ export class LaneDispatcher {
   fallback(items: EventInFlight[], error: ScorestreamError): void {
     const byLane = new Map<number, EventInFlight[]>();
     for (const it of items) {
-      let list = byLane.get(it.lane);
-      if (!list) byLane.set(it.lane, (list = []));
+      const lane = laneOf(it.ev.user_id, this.pool.size);
+      let list = byLane.get(lane);
+      if (!list) byLane.set(lane, (list = []));
       list.push(it);
     }
     for (const [lane, its] of byLane) {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { userMapTotals, type EvictionReason } from '../features/bounded-user-map.js';
+import { userMapTotals, type EvictionReason } from './memory-store-tally.js';
 
 /** Every Prometheus series the engine exports. Counters are bumped per batch, not per event. */
 export class Metrics {

@@ -1,4 +1,7 @@
-import type { FeatureStore } from '../features/feature-store.js';
+/** What /readyz asks of a remote store (the Redis feature store). */
+export interface Pingable {
+  ping(): Promise<void>;
+}
 
 export interface ReadinessInputs {
   /** Every lane has a loaded model. */
@@ -6,7 +9,7 @@ export interface ReadinessInputs {
   /** Partitions are assigned and the engine is not shutting down. */
   consuming: boolean;
   /** The feature store /readyz pings, or null when it is in-process. */
-  remoteStore: FeatureStore | null;
+  remoteStore: Pingable | null;
 }
 
 /** Why the engine cannot serve right now (empty: ready). The one definition /readyz uses. */
@@ -18,7 +21,7 @@ export async function notReadyReasons(s: ReadinessInputs, pingTimeoutMs = 500): 
   return reasons;
 }
 
-async function answers(store: FeatureStore, timeoutMs: number): Promise<boolean> {
+async function answers(store: Pingable, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([store.ping(), new Promise((_, rej) => (timer = setTimeout(() => rej(new Error('timeout')), timeoutMs)))]);

@@ -21,7 +21,7 @@ export interface AckedOutputEvents {
  */
 export class AckedOutput {
   private records: OutputRecord[] = [];
-  private parts: PartitionOffsets<OutputRecord>[] = [];
+  private parts: PartitionOffsets[] = [];
   private offsets: number[] = [];
   private sending = false;
   private attempt = 0;
@@ -39,7 +39,7 @@ export class AckedOutput {
     return this.records.length;
   }
 
-  emit(record: OutputRecord, part: PartitionOffsets<OutputRecord>, offset: number): void {
+  emit(record: OutputRecord, part: PartitionOffsets, offset: number): void {
     this.records.push(record);
     this.parts.push(part);
     this.offsets.push(offset);

@@ -31,7 +31,7 @@ export interface OutputStrategy {
 
 /** What a strategy needs from the engine. */
 export interface OutputContext {
-  partitions: Partitions;
+  partitions: Partitions<OutputRecord>;
   source: Source;
   metrics: Metrics;
   log: Logger;

@@ -4,9 +4,8 @@ import { toTopicMessages } from './kafka-sink.js';
 import type { Logger } from '../ops/logger.js';
 import { isFencedError } from '../kafka/kafka-errors.js';
 import type { CommitEntry } from '../partitions/partition-offsets.js';
-import { tpKey } from '../partitions/partition.js';
 import type { Transactions, TransactionsResult } from './exactly-once.js';
-import type { TopicPartition } from '../source/source.js';
+import { tpKey, type TopicPartition } from '../source/source.js';
 import { sendSize, type OutputRecord } from './sink.js';
 
 export interface TransactionalOutputOptions {

@@ -1,5 +1,4 @@
-import { Watermark } from '../ingest/watermark.js';
-import type { OutputRecord } from '../output/sink.js';
+import { Watermark } from './watermark.js';
 import type { TopicPartition } from '../source/source.js';
 import { PartitionOffsets } from './partition-offsets.js';
 
@@ -17,8 +16,9 @@ export type Hold = (typeof Hold)[keyof typeof Hold];
  * flight, the watermark, why fetching is held, the offset waiting to be committed, and the
  * per-partition strings every event of it would otherwise build again.
  */
-export class Partition {
-  readonly offsets = new PartitionOffsets<OutputRecord>();
+export class Partition<P = unknown> {
+  /** `P`: what a done offset may carry until it is released for commit (exactly-once: its output). */
+  readonly offsets = new PartitionOffsets<P>();
   readonly watermark: Watermark;
   /** The replay guard's scope in the feature store, and the lineage in outputs. */
   readonly source: string;
@@ -52,8 +52,4 @@ export class Partition {
   held(reason: Hold): boolean {
     return (this.holds & reason) !== 0;
   }
-}
-
-export function tpKey(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
 }

@@ -1,36 +1,35 @@
-import { Watermark } from '../ingest/watermark.js';
-import type { OutputRecord } from '../output/sink.js';
-import type { Source, TopicPartition } from '../source/source.js';
+import { Watermark } from './watermark.js';
+import { tpKey, type Source, type TopicPartition } from '../source/source.js';
 import type { CommitEntry } from './partition-offsets.js';
-import { Partition, tpKey, type Hold } from './partition.js';
+import { Partition, type Hold } from './partition.js';
 
-export interface Assignment {
+export interface Assignment<P = unknown> {
   /** Partitions this instance did not own before. */
-  added: Partition[];
+  added: Partition<P>[];
   /** Partitions it owned before and still owns. */
-  kept: Partition[];
+  kept: Partition<P>[];
   /** Partitions it no longer owns; detached, so late results for them go nowhere. */
-  revoked: Partition[];
+  revoked: Partition<P>[];
 }
 
 /**
  * The partitions this instance owns, one Partition object each, and the one place that pauses
  * and resumes their fetching: a partition fetches while no Hold is set on it.
  */
-export class Partitions {
-  private readonly byKey = new Map<string, Partition>();
-  private list: Partition[] = [];
+export class Partitions<P = unknown> {
+  private readonly byKey = new Map<string, Partition<P>>();
+  private list: Partition<P>[] = [];
 
   constructor(
     private readonly source: Pick<Source, 'pause' | 'resume'>,
     private readonly watermark: { outOfOrdernessMs: number; allowedLatenessMs: number },
   ) {}
 
-  get(topic: string, partition: number): Partition | undefined {
+  get(topic: string, partition: number): Partition<P> | undefined {
     return this.byKey.get(tpKey(topic, partition));
   }
 
-  all(): readonly Partition[] {
+  all(): readonly Partition<P>[] {
     return this.list;
   }
 
@@ -56,25 +55,25 @@ export class Partitions {
   }
 
   /** The instance now owns exactly `tps`. */
-  assign(tps: readonly TopicPartition[]): Assignment {
+  assign(tps: readonly TopicPartition[]): Assignment<P> {
     const next = new Map<string, TopicPartition>();
     for (const tp of tps) next.set(tpKey(tp.topic, tp.partition), tp);
-    const revoked: Partition[] = [];
+    const revoked: Partition<P>[] = [];
     for (const [key, p] of this.byKey) {
       if (next.has(key) && !p.superseded) continue;
       this.byKey.delete(key);
       p.owned = false;
       revoked.push(p);
     }
-    const added: Partition[] = [];
-    const kept: Partition[] = [];
+    const added: Partition<P>[] = [];
+    const kept: Partition<P>[] = [];
     for (const [key, tp] of next) {
       const existing = this.byKey.get(key);
       if (existing) {
         kept.push(existing);
         continue;
       }
-      const p = new Partition(tp.topic, tp.partition, new Watermark(this.watermark.outOfOrdernessMs, this.watermark.allowedLatenessMs));
+      const p = new Partition<P>(tp.topic, tp.partition, new Watermark(this.watermark.outOfOrdernessMs, this.watermark.allowedLatenessMs));
       this.byKey.set(key, p);
       added.push(p);
     }
@@ -110,8 +109,8 @@ export class Partitions {
   }
 
   /** Each owned partition's newly committable offset and the payloads released with it. */
-  takeCommittable(): CommitEntry<OutputRecord>[] {
-    const out: CommitEntry<OutputRecord>[] = [];
+  takeCommittable(): CommitEntry<P>[] {
+    const out: CommitEntry<P>[] = [];
     for (const p of this.list) {
       const c = p.offsets.takeCommittable();
       if (c) out.push({ topic: p.topic, partition: p.partition, offset: c.commitOffset, payloads: c.payloads });

@@ -1,6 +1,5 @@
-import { laneOf } from '../lanes/lane-router.js';
-import type { RawRecord, Source, SourceHandlers, TopicPartition } from './source.js';
-import { tpKey } from '../partitions/partition.js';
+import { fnv1aBucket } from '../shared/fnv1a.js';
+import { tpKey, type RawRecord, type Source, type SourceHandlers, type TopicPartition } from './source.js';
 import { categoryOf, funnelStep, mulberry32, zipfRank } from './clickstream.js';
 
 export interface GeneratorOptions {
@@ -60,7 +59,7 @@ export class GeneratorSource implements Source {
     while (this.credit >= 1) {
       if (this.opts.maxEvents && this.produced >= this.opts.maxEvents) break;
       const user = `user_${zipfRank(this.rand(), this.opts.users)}`;
-      const partition = laneOf(user, this.opts.partitions);
+      const partition = fnv1aBucket(user, this.opts.partitions);
       if (this.paused.has(partition)) {
         this.credit -= 1;
         continue;

@@ -10,6 +10,11 @@ export interface RawRecord {
   timestamp?: number;
 }
 
+/** A topic-partition as one map key. */
+export function tpKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
 export interface TopicPartition {
   topic: string;
   partition: number;

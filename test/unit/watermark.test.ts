@@ -1,7 +1,7 @@
 // Watermarks: max event time seen (capped at the wall clock) - outOfOrderness - allowedLateness.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Watermark } from '../../src/ingest/watermark.js';
+import { Watermark } from '../../src/partitions/watermark.js';
 
 /** One Watermark per partition key, as each Partition object owns its own. */
 class Watermarks {

@@ -50,7 +50,7 @@ function setup(committedOffset = 7, maxFailures = 3) {
     seek: (tp: TopicPartition, offset: number) => void calls.push(`seek ${fmt([tp])}@${offset}`),
     committedOffset: async () => committedOffset,
   } as unknown as Source;
-  const partitions = new Partitions(source, { outOfOrdernessMs: 0, allowedLatenessMs: 0 });
+  const partitions = new Partitions<OutputRecord>(source, { outOfOrdernessMs: 0, allowedLatenessMs: 0 });
   const tx = new ScriptedTransactions();
   const fatal: Error[] = [];
   const strategy = new ExactlyOnceOutput(tx, {
