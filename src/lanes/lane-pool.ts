@@ -93,7 +93,12 @@ export class LanePool<C> {
     });
     // Crashes surface as rejected lane tasks; this only keeps a stray pool error from being unhandled.
     this.pool.on('error', () => {});
-    await Promise.all(this.lanes.map((lane) => this.startLane(lane, true)));
+    // Every lane settles (loaded, or failed to) before a failure is reported: the caller then
+    // destroys the pool, and terminating a worker still inside InferenceSession.create aborts
+    // the whole process (onnxruntime's native error, exit 134, seen in 2 of 12 corrupt-model starts).
+    const settled = await Promise.allSettled(this.lanes.map((lane) => this.startLane(lane, true)));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** Sends `n` rows of features to a lane. The array is copied, not transferred: it is kept for re-sending after a crash. */
