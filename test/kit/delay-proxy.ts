@@ -3,7 +3,7 @@
 // order. Packet loss cannot be done on a TCP stream, so it is modelled by its effect on the
 // application: with probability `lossPct`% a chunk (and everything behind it) waits one more
 // retransmission timeout (`rtoMs`, Linux's minimum is 200 ms), as a lost segment would.
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 
 export interface Impairment {
   delayMs: number;
@@ -45,20 +45,41 @@ export class DelayProxy {
     this.impairment = i;
   }
 
+  // One FIFO per direction drained by one timer: separate timers per chunk can fire out of
+  // order (their durations differ and libuv's clock is cached per loop turn), and a reordered
+  // TCP stream is garbage to the Kafka decoder, which no real lossy link would ever produce.
   private pipe(from: Socket, to: Socket): void {
-    let lastDue = 0;
-    from.on('data', (chunk) => {
+    const queue: Array<{ due: number; chunk: Buffer }> = [];
+    let timer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const drain = (): void => {
+      timer = undefined;
+      const now = Date.now();
+      while (queue.length > 0 && queue[0].due <= now) to.write(queue.shift()!.chunk);
+      if (queue.length > 0) timer = setTimeout(drain, queue[0].due - now);
+      else if (ended) to.end();
+    };
+    from.on('data', (chunk: Buffer) => {
       const { delayMs, lossPct, rtoMs = 200 } = this.impairment;
-      if (delayMs === 0 && lossPct === 0 && lastDue <= Date.now()) {
+      if (delayMs === 0 && lossPct === 0 && queue.length === 0) {
         to.write(chunk);
         return;
       }
+      const lastDue = queue.length > 0 ? queue[queue.length - 1].due : 0;
       let due = Math.max(lastDue, Date.now() + delayMs);
       if (Math.random() * 100 < lossPct) due += rtoMs;
-      lastDue = due;
-      setTimeout(() => to.write(chunk), due - Date.now());
+      queue.push({ due, chunk });
+      if (timer === undefined) timer = setTimeout(drain, Math.max(0, queue[0].due - Date.now()));
     });
-    from.on('end', () => setTimeout(() => to.end(), Math.max(0, lastDue - Date.now())));
+    from.on('end', () => {
+      ended = true;
+      if (queue.length === 0) to.end();
+    });
+  }
+
+  /** The port listened on (useful when started on port 0). */
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
   }
 
   async close(): Promise<void> {
