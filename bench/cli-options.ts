@@ -28,7 +28,7 @@ export interface BenchOptions {
   repeat: number;
   /** Generator tick (ms) and harness Kafka client. */
   tickMs: number;
-  harnessClient: 'platformatic' | 'kafkajs';
+  harnessClient: 'wire' | 'platformatic' | 'kafkajs';
   /** Events in the backlog of each cpu-scaling drain. */
   backlog: number;
   /** Nice value of the processes under test, the harness, the broker and Redis (0: unchanged). */
@@ -57,7 +57,8 @@ with baselines, CPU scaling, inference-only and micro-batching figures.
   --workers A,B,C         worker counts of cpu-scaling (default 1..CPUs)
   --backlog N             events each cpu-scaling drain starts with (default 100000; --quick 10000)
   --tick-ms MS            load generator tick: one produce request per tick at most (default 5)
-  --harness-client NAME   the harness's Kafka client: platformatic (default) or kafkajs
+  --harness-client NAME   the harness's Kafka client: wire (default: the wire protocol written for the
+                          bench, lightest), platformatic (@platformatic/kafka) or kafkajs
   --nice N                nice value of the engine, baselines, harness, broker and Redis during the run
                           (default -10, restored afterwards; 0: leave priorities alone)
   --budget MINUTES        start no new step after this long (default 25; --quick 3)
@@ -130,7 +131,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     workersGiven: false,
     repeat: NaN,
     tickMs: 5,
-    harnessClient: 'platformatic',
+    harnessClient: 'wire',
     backlog: NaN,
     nice: -10,
     help: false,
@@ -155,7 +156,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         o.quick = true;
         break;
       case '--harness-client':
-        o.harnessClient = oneOf(flag, value(), ['platformatic', 'kafkajs']);
+        o.harnessClient = oneOf(flag, value(), ['wire', 'platformatic', 'kafkajs']);
         break;
       case '--runtime':
         o.runtime = oneOf(flag, value(), ['compiled', 'tsx']);

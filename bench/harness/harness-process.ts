@@ -3,15 +3,14 @@
 import type { Histogram } from 'hdr-histogram-js';
 import { nowUs } from '../clock.js';
 import { encodeHistogram, newLatencyHistogram } from '../histogram.js';
-import { kafkajsClient } from './kafkajs-client.js';
-import { platformaticClient } from './platformatic-client.js';
+import type { HarnessClient } from './kafkajs-client.js';
 import type { FromHarness, HarnessInit, ToHarness } from './protocol.js';
 import { Workload, isFallback, seqOf, type EncodedEvents } from './workload.js';
 
 /**
- * Generator: one wake-up per tick (≥ tickMs apart, or later when the next event is due) sends every due
- * event in one produce request; events are scheduled at t0 + i/rate on this process's clock and
- * sent when due, never waiting for replies (no coordinated omission), at most MAX_IN_FLIGHT
+ * Generator: one wake-up per tick sends every due event in one produce request; event i is
+ * scheduled at t0 + i/rate rounded up to the tick (bursts, as from producers with linger.ms = tick)
+ * on this process's clock and sent when due, never waiting for replies (no coordinated omission), at most MAX_IN_FLIGHT
  * requests outstanding (events due meanwhile go in the next, bigger request).
  * Reader: runs when a fetch response arrives; latency = read time − scheduled time, matched by
  * the product_id sequence number.
@@ -56,13 +55,29 @@ let duplicates = 0;
 let acked = 0;
 
 const workload = new Workload(init.inputTopic, init.partitions, init.users, init.seed);
-const client = init.client === 'kafkajs' ? await kafkajsClient(init) : await platformaticClient(init);
+// Only the chosen client is loaded: the others' modules would only grow the heap the GC walks.
+async function openClient(): Promise<HarnessClient> {
+  if (init.client === 'kafkajs') return (await import('./kafkajs-client.js')).kafkajsClient(init);
+  if (init.client === 'platformatic') return (await import('./platformatic-client.js')).platformaticClient(init);
+  return (await import('./wire-client.js')).wireClient(init);
+}
+const client = await openClient();
 const epochOffsetMs = Date.now() - nowUs() / 1000;
 
-function onValue(v: Buffer | null): void {
-  if (!v) return;
-  const readUs = nowUs();
-  const seq = seqOf(v);
+// One clock read per fetch response, not per value (nowUs allocates a BigInt): values handed over
+// in one synchronous run arrived together.
+let readStamp = 0;
+const clearStamp = (): void => {
+  readStamp = 0;
+};
+
+function onValue(v: Buffer, start: number, end: number): void {
+  if (readStamp === 0) {
+    readStamp = nowUs();
+    queueMicrotask(clearStamp);
+  }
+  const readUs = readStamp;
+  const seq = seqOf(v, start, end);
   if (seq < 0 || seq >= sched.length) return;
   if (flags[seq] & SEEN) {
     duplicates++;
@@ -75,7 +90,7 @@ function onValue(v: Buffer | null): void {
     if (seq >= w.seqFrom && seq < w.seqTo) {
       w.hist.recordValue(Math.max(1, Math.round(readUs - sched[seq])));
       w.completed++;
-      if (isFallback(v)) w.fallbacks++;
+      if (isFallback(v, start, end)) w.fallbacks++;
     }
   }
 }
@@ -96,18 +111,26 @@ function produce(ev: EncodedEvents, from: number, to: number): Promise<number> {
 
 async function runStep(m: Extract<ToHarness, { t: 'step' }>): Promise<void> {
   const intervalUs = 1e6 / m.rate;
+  const tickUs = init.tickMs * 1000;
   const total = Math.floor(((m.warmupMs + m.durationMs) * m.rate) / 1000);
+  // Event i is due at its nominal time i/rate rounded up to the next tick: the upstream producers
+  // modelled send in bursts, as a client with linger.ms = tick does, and the generator wakes only
+  // on ticks. Latency counts from the burst's scheduled instant, so the tick adds no wait of its
+  // own to the latency, and a late wake-up (timer jitter, a busy CPU) is still counted (open loop).
+  const offsetOf = (i: number): number => Math.ceil((i * intervalUs) / tickUs - 1e-9) * tickUs;
   // Encoded before t0, outside the schedule: the send loop only slices bytes.
   // timestamp_ms is the scheduled time, so t0 is planned before encoding (about 3 µs an event).
   const plannedT0 = nowUs() + 20_000 + total * 3;
-  const ev = workload.encode(total, (i) => epochOffsetMs + (plannedT0 + i * intervalUs) / 1000);
+  const ev = workload.encode(total, (i) => epochOffsetMs + (plannedT0 + offsetOf(i)) / 1000);
   ensure(ev.firstSeq + total);
   const t0 = Math.max(plannedT0, nowUs() + 5_000);
-  for (let i = 0; i < total; i++) sched[ev.firstSeq + i] = t0 + i * intervalUs;
+  for (let i = 0; i < total; i++) sched[ev.firstSeq + i] = t0 + offsetOf(i);
   const startUs = t0 + m.warmupMs * 1000;
   const endUs = startUs + m.durationMs * 1000;
-  const firstMeasured = Math.ceil((startUs - t0) / intervalUs);
-  const lastMeasured = Math.min(total, Math.ceil((endUs - t0) / intervalUs));
+  let firstMeasured = 0;
+  while (firstMeasured < total && sched[ev.firstSeq + firstMeasured] < startUs) firstMeasured++;
+  let lastMeasured = firstMeasured;
+  while (lastMeasured < total && sched[ev.firstSeq + lastMeasured] < endUs) lastMeasured++;
   windows.push({ step: m.step, startUs, endUs, seqFrom: ev.firstSeq + firstMeasured, seqTo: ev.firstSeq + lastMeasured, hist: newLatencyHistogram(), completed: 0, readInWindow: 0, fallbacks: 0 });
   setTimeout(() => send({ t: 'edge', step: m.step, edge: 'start' }), (startUs - nowUs()) / 1000);
   setTimeout(() => send({ t: 'edge', step: m.step, edge: 'end' }), (endUs - nowUs()) / 1000);
@@ -120,12 +143,20 @@ async function runStep(m: Extract<ToHarness, { t: 'step' }>): Promise<void> {
   const done = new Promise<void>((r) => (finish = r));
   const tick = (): void => {
     const now = nowUs();
-    const due = Math.min(total, Math.floor((now - t0) / intervalUs) + 1);
+    let due = next;
+    while (due < total && sched[ev.firstSeq + due] <= now) due++;
     while (next < due && inFlight < MAX_IN_FLIGHT) {
       const from = next;
       const to = Math.min(due, from + MAX_SEND);
       next = to;
-      for (let i = Math.max(from, firstMeasured); i < Math.min(to, lastMeasured); i++) lag.recordValue(Math.max(1, Math.round(now - (t0 + i * intervalUs))));
+      // One burst shares one scheduled instant: record the send lag once per burst, with its count.
+      for (let i = Math.max(from, firstMeasured), end = Math.min(to, lastMeasured); i < end; ) {
+        const at = sched[ev.firstSeq + i];
+        let j = i + 1;
+        while (j < end && sched[ev.firstSeq + j] === at) j++;
+        lag.recordValueWithCount(Math.max(1, Math.round(now - at)), j - i);
+        i = j;
+      }
       inFlight++;
       requests++;
       void produce(ev, from, to).then((failed) => {
@@ -135,8 +166,7 @@ async function runStep(m: Extract<ToHarness, { t: 'step' }>): Promise<void> {
       });
     }
     if (next >= total) return;
-    const waitMs = Math.max(init.tickMs, (t0 + next * intervalUs - nowUs()) / 1000);
-    setTimeout(tick, Math.min(waitMs, 20));
+    setTimeout(tick, Math.max(0, (sched[ev.firstSeq + next] - nowUs()) / 1000));
   };
   setTimeout(tick, Math.max(0, (t0 - nowUs()) / 1000));
   await done;

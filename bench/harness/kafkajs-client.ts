@@ -9,8 +9,8 @@ import { valueOf, type EncodedEvents } from './workload.js';
  */
 export interface HarnessClient {
   send(events: EncodedEvents, from: number, to: number): Promise<void>;
-  /** Resolves once the reader's consumer has joined its group; `onValue` gets every value read. */
-  startReader(onValue: (value: Buffer | null) => void): Promise<void>;
+  /** Resolves once the reader is reading; `onValue` gets every value read, as bytes [start, end) of `buf`. */
+  startReader(onValue: (buf: Buffer, start: number, end: number) => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -36,7 +36,7 @@ export async function kafkajsClient(o: { brokers: string[]; inputTopic: string; 
         autoCommit: false,
         partitionsConsumedConcurrently: o.partitions,
         eachBatch: async ({ batch }) => {
-          for (const m of batch.messages) onValue(m.value);
+          for (const m of batch.messages) if (m.value) onValue(m.value, 0, m.value.length);
         },
       });
       await ready;

@@ -20,7 +20,9 @@ export async function platformaticClient(o: { brokers: string[]; inputTopic: str
     },
     async startReader(onValue) {
       const stream = await consumer.consume({ topics: [o.readTopic], mode: 'earliest', autocommit: false, minBytes: 1, maxWaitTime: o.fetchWaitMs });
-      stream.on('data', (m: Message) => onValue(m.value));
+      stream.on('data', (m: Message) => {
+        if (m.value) onValue(m.value, 0, m.value.length);
+      });
       stream.on('error', () => {
         // The harness reports what it did not read back as unfinished; nothing to add here.
       });

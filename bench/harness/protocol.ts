@@ -16,7 +16,7 @@ export interface HarnessInit {
   /** false: produce only (backlogs for drain measurements), no reader. */
   read: boolean;
   /** Kafka client of the harness. */
-  client: 'platformatic' | 'kafkajs';
+  client: 'wire' | 'platformatic' | 'kafkajs';
 }
 
 export type ToHarness =

@@ -81,21 +81,36 @@ export const valueOf = (e: EncodedEvents, i: number): Buffer => e.bytes.subarray
 
 const PID = Buffer.from('"product_id":"p', 'latin1');
 const FALLBACK = Buffer.from('"fallback":true', 'latin1');
+const QUOTE = 34;
+
+/** Whether `pattern` is at `at` of `buf` (at + pattern.length ≤ end). A byte loop: Buffer.indexOf's
+ * Boyer-Moore set-up per call cost the reader more than the whole scan of a 150-byte value. */
+function matchAt(buf: Buffer, at: number, end: number, pattern: Buffer): boolean {
+  if (at + pattern.length > end) return false;
+  for (let k = 1; k < pattern.length; k++) if (buf[at + k] !== pattern[k]) return false;
+  return true;
+}
+
+function find(buf: Buffer, start: number, end: number, pattern: Buffer): number {
+  const second = pattern[1];
+  for (let i = start; i < end - 1; i++) if (buf[i] === QUOTE && buf[i + 1] === second && matchAt(buf, i, end, pattern)) return i;
+  return -1;
+}
 
 /** The sequence number in an output's (or input's) product_id, or -1 when it has none. */
-export function seqOf(value: Buffer): number {
-  const at = value.indexOf(PID);
+export function seqOf(value: Buffer, start = 0, end = value.length): number {
+  const at = find(value, start, end, PID);
   if (at < 0) return -1;
   let n = 0;
   let i = at + PID.length;
   let digits = 0;
-  for (; i < value.length; i++) {
+  for (; i < end; i++) {
     const c = value[i];
     if (c < 48 || c > 57) break;
     n = n * 10 + (c - 48);
     digits++;
   }
-  return digits > 0 && value[i] === 34 ? n : -1;
+  return digits > 0 && value[i] === QUOTE ? n : -1;
 }
 
-export const isFallback = (value: Buffer): boolean => value.indexOf(FALLBACK) >= 0;
+export const isFallback = (value: Buffer, start = 0, end = value.length): boolean => find(value, start, end, FALLBACK) >= 0;
