@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { DelayProxy } from '../kit/delay-proxy.ts';
+import { DelayProxy } from '../kit/delay-proxy.js';
 
 test('a delayed, lossy link delivers every byte in order, then the end of the stream', async () => {
   const received: Buffer[] = [];
