@@ -4,7 +4,7 @@ import type { FeatureStore } from '../features/feature-store.js';
 import { MemoryFeatureStore } from '../features/memory-feature-store.js';
 import { RedisFeatureStore, redactUrl } from '../features/redis-feature-store.js';
 import { loadFeatureSet } from '../features/feature-set.js';
-import { createKafka } from '../kafka/kafka-client.js';
+import { createKafka, transactionRetry } from '../kafka/kafka-client.js';
 import type { Logger } from '../ops/logger.js';
 import { KafkaSink } from '../output/kafka-sink.js';
 import { StreamSink } from '../output/stream-sink.js';
@@ -39,7 +39,7 @@ export async function buildParts(c: Config, log: Logger): Promise<EngineParts> {
     log,
   );
   if (c.guarantee === 'exactly-once') {
-    return { source, featureStore, output: { kind: 'transactional', tx: new TransactionalOutput(kafka, { transactionalIdPrefix: c.transactionalIdPrefix, groupId: c.groupId }, log) } };
+    return { source, featureStore, output: { kind: 'transactional', tx: new TransactionalOutput(kafka, { transactionalIdPrefix: c.transactionalIdPrefix, groupId: c.groupId, retry: transactionRetry(c) }, log) } };
   }
   const sink = new KafkaSink(kafka);
   await sink.connect();

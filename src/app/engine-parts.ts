@@ -28,6 +28,6 @@ export interface EngineStats {
 }
 
 /** The delivery guarantee's strategy for the output that was built. */
-export function selectOutput(output: EngineOutput, ctx: OutputContext): OutputStrategy {
-  return output.kind === 'acked' ? new AtLeastOnceOutput(output.sink, ctx) : new ExactlyOnceOutput(output.tx, ctx);
+export function selectOutput(output: EngineOutput, ctx: OutputContext, transactionMinIntervalMs?: number): OutputStrategy {
+  return output.kind === 'acked' ? new AtLeastOnceOutput(output.sink, ctx) : new ExactlyOnceOutput(output.tx, ctx, transactionMinIntervalMs);
 }

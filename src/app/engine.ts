@@ -58,7 +58,7 @@ export class Engine {
       onDone: () => this.backpressure.check(),
       onFatal: fatal,
       stopping: () => this.stopping,
-    });
+    }, c.transactionMinIntervalMs);
     this.lanes = new LanePool<LaneBatch>(laneOptions(c), {
       onResult: (batch, res) => {
         this.predictions.onLaneResult(batch, res);
@@ -149,7 +149,7 @@ export class Engine {
     return r;
   }
 
-  /** Commits what is done now (also runs every COMMIT_INTERVAL_MS). */
+  /** Commits what is done now (also runs every COMMIT_INTERVAL_MS; exactly-once: see TRANSACTION_MIN_INTERVAL_MS). */
   commit(): Promise<void> {
     return this.committer.commit();
   }

@@ -32,11 +32,18 @@ export interface Transactions {
  */
 export class ExactlyOnceOutput implements OutputStrategy {
   readonly guarantee = 'exactly-once' as const;
+  onCommittable?: () => void;
 
-  constructor(private readonly tx: Transactions, private readonly ctx: OutputContext) {}
+  /**
+   * `minCommitIntervalMs`: outputs are visible only once their transaction commits, so the next
+   * transaction starts this long after the previous one committed, not on a fixed
+   * COMMIT_INTERVAL_MS tick (TRANSACTION_MIN_INTERVAL_MS).
+   */
+  constructor(private readonly tx: Transactions, private readonly ctx: OutputContext, readonly minCommitIntervalMs = 20) {}
 
   emit(record: OutputRecord, part: Partition, offset: number): void {
     part.offsets.markDone(offset, record);
+    this.onCommittable?.();
   }
 
   assigned(added: readonly Partition[]): void {

@@ -24,6 +24,14 @@ export interface OutputStrategy {
    * offsets synchronously, before its first await (the committer reads the gauges right after).
    */
   commit(): Promise<void>;
+  /**
+   * Set by a strategy whose commit makes outputs visible (exactly-once): the committer then
+   * commits again this long after the previous commit finished (when something new is
+   * committable), instead of every COMMIT_INTERVAL_MS. Undefined: a fixed COMMIT_INTERVAL_MS tick.
+   */
+  readonly minCommitIntervalMs?: number;
+  /** Set by the committer when minCommitIntervalMs is: the strategy calls it when it has something new to commit. */
+  onCommittable?: () => void;
   /** Resolves once every output emitted so far is written or staged. */
   drain(): Promise<void>;
   close(): Promise<void>;
