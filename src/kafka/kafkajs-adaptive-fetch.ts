@@ -1,9 +1,5 @@
-// Fetch sizing that follows the arrival rate. kafkajs takes minBytes/maxWaitTime once, at consumer
-// construction, and sends the same pair with every fetch. A batching pair (64 KiB / 5 ms) keeps
-// the main thread off per-fetch overhead under load, but with no traffic it means a fetch every
-// 5 ms: 13-29% of a core doing nothing (docs/hot-path.md). With no traffic the broker can hold the
-// fetch instead (minBytes 1, a long max wait): it answers as soon as one record arrives, so the
-// first event after a quiet spell is not delayed, and an idle engine wakes a few times a second.
+// Fetch sizing that follows the arrival rate (the policy: fetch-sizing.ts). kafkajs takes
+// minBytes/maxWaitTime once, at consumer construction, and sends the same pair with every fetch.
 //
 // kafkajs has no API for this; its ConsumerGroup reads this.minBytes / this.maxWaitTime on every
 // fetch (consumerGroup.js, fetch(nodeId)), so the patch sets them before each fetch. It patches
@@ -11,26 +7,23 @@
 // kafkajs consumers in the process (test audits, the bench) keep their own settings.
 import './kafkajs-read-committed.js'; // its patches must be in place before kafkajs's consumer modules load (below)
 import { createRequire } from 'node:module';
+import { FetchSizing, type FetchPolicy } from './fetch-sizing.js';
 
-export interface AdaptiveFetch {
-  /** The batching pair, under load. */
-  busy: { minBytes: number; maxWaitMs: number };
-  /** With no traffic: minBytes 1 and this long a wait. */
-  idleMaxWaitMs: number;
-}
+export type AdaptiveFetch = FetchPolicy;
 
 interface BatchLike {
   isEmpty(): boolean;
+  messages: { value: Buffer | null }[];
 }
 interface ConsumerGroupLike {
   groupId: string;
   minBytes: number;
   maxWaitTime: number;
   fetch(nodeId: number): Promise<BatchLike[]>;
-  [IDLE]?: boolean;
+  [SIZING]?: FetchSizing;
 }
 
-const IDLE = Symbol('scorestream.adaptiveFetch.idle');
+const SIZING = Symbol('scorestream.adaptiveFetch.sizing');
 const PATCHED = Symbol.for('scorestream.kafkajs.adaptiveFetch');
 const policies = new Map<string, AdaptiveFetch>();
 /** Sources per group id (in-process tests run several members of one group). */
@@ -58,17 +51,24 @@ if (!proto[PATCHED]) {
   proto.fetch = async function fetch(this: ConsumerGroupLike, nodeId: number): Promise<BatchLike[]> {
     const policy = policies.size ? policies.get(this.groupId) : undefined;
     if (!policy) return original.call(this, nodeId);
-    const idle = this[IDLE] === true;
-    this.minBytes = idle ? 1 : policy.busy.minBytes;
+    const sizing = (this[SIZING] ??= new FetchSizing(policy, performance.now()));
+    const { minBytes, maxWaitMs } = sizing.next();
+    this.minBytes = minBytes;
     // With no fetchable partition kafkajs sleeps maxWaitTime instead of fetching; that stays the
     // busy wait (idle is entered only after the broker itself returned nothing).
-    this.maxWaitTime = idle ? policy.idleMaxWaitMs : policy.busy.maxWaitMs;
+    this.maxWaitTime = maxWaitMs;
     const batches = await original.call(this, nodeId);
     // An empty array: no request was made (all paused, or an error recovered): keep the mode.
     if (batches.length > 0) {
-      let empty = true;
-      for (const b of batches) if (!b.isEmpty()) empty = false;
-      this[IDLE] = empty;
+      let records = 0;
+      let bytes = 0;
+      for (const b of batches) {
+        if (b.isEmpty()) continue;
+        const ms = b.messages;
+        records += ms.length;
+        for (let i = 0; i < ms.length; i++) bytes += ms[i].value?.length ?? 0;
+      }
+      sizing.fetched(records, bytes, performance.now());
     }
     return batches;
   };
