@@ -16,6 +16,7 @@ const SERIES: Record<string, string> = {
   'rate-sweep': 'scorestream (default)',
   'exactly-once': 'scorestream exactly-once',
   'baseline-passthrough': 'kafkajs pass-through',
+  'baseline-passthrough-platformatic': '@platformatic/kafka pass-through',
   'baseline-naive': 'naive per-message consumer',
 };
 

@@ -99,7 +99,8 @@ function summaryLines(r: Results): string[] {
   const lines = [
     harnessLine(r),
     `max sustainable (p99 ≤ 100 ms, ≥ 95% of target): ${int(s.max_sustainable_eps)} events/s${runs?.max_sustainable_eps && runs.runs.length > 1 ? ` (median of ${runs.runs.length} runs: ${runs.runs.map((x) => int(x.max_sustainable_eps)).join(' / ')}; min ${int(runs.max_sustainable_eps.min)}, max ${int(runs.max_sustainable_eps.max)}, spread ±${n(runs.max_sustainable_eps.spread_pct)}% of the median)` : ''}`,
-    `  kafkajs pass-through: ${int(s.passthrough_max_eps)} events/s (engine = ${n(s.ratio_vs_passthrough, 2)}×)`,
+    `  kafkajs pass-through: ${int(s.passthrough_max_eps)} events/s (engine = ${n(s.ratio_vs_passthrough, 2)}×), p99 at 1,000/s ${n(s.passthrough_p99_ms_at_1000eps, 2)} ms`,
+    `  @platformatic/kafka pass-through: ${int(s.passthrough_platformatic_max_eps)} events/s, p99 at 1,000/s ${n(s.passthrough_platformatic_p99_ms_at_1000eps, 2)} ms`,
     `  naive per-message consumer: ${int(s.naive_max_eps)} events/s (engine = ${n(s.ratio_vs_naive, 2)}×)`,
     `  exactly-once: ${int(s.exactly_once_max_eps)} events/s`,
     `p99 at 1,000 events/s: ${n(s.p99_ms_at_1000eps, 2)} ms${runs?.p99_ms_at_1000eps && runs.runs.length > 1 ? ` (median; runs ${runs.runs.map((x) => n(x.p99_ms_at_1000eps, 2)).join(' / ')} ms)` : ''}`,

@@ -16,7 +16,7 @@ import type { LatencyPercentiles } from './histogram.js';
 
 /** A scenario's latency figures are its histogram's percentiles (mean and count aside: `events` counts). */
 export interface ScenarioEntry extends Omit<LatencyPercentiles, 'mean_ms' | 'count'> {
-  /** Scenario: rate-sweep, baseline-passthrough, baseline-naive, cpu-scaling, micro-batching, exactly-once, inference-single, inference-pool. */
+  /** Scenario: rate-sweep, baseline-passthrough, baseline-passthrough-platformatic, baseline-naive, cpu-scaling, micro-batching, exactly-once, inference-single, inference-pool. */
   name: string;
   /** Unique within a file: name, configuration and rate. */
   id: string;
@@ -65,6 +65,10 @@ export interface Summary {
   /** The median over the default configuration's runs. */
   max_sustainable_eps: number | null;
   passthrough_max_eps: number | null;
+  /** The same pass-through on @platformatic/kafka, and both pass-throughs' p99 at 1,000 events/s. */
+  passthrough_platformatic_max_eps: number | null;
+  passthrough_p99_ms_at_1000eps: number | null;
+  passthrough_platformatic_p99_ms_at_1000eps: number | null;
   naive_max_eps: number | null;
   p99_ms_at_1000eps: number | null;
   main_thread_us_per_event: number | null;

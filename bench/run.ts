@@ -78,6 +78,9 @@ async function main(): Promise<number> {
     summary: {
       max_sustainable_eps: null,
       passthrough_max_eps: null,
+      passthrough_platformatic_max_eps: null,
+      passthrough_p99_ms_at_1000eps: null,
+      passthrough_platformatic_p99_ms_at_1000eps: null,
       naive_max_eps: null,
       p99_ms_at_1000eps: null,
       main_thread_us_per_event: null,

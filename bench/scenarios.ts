@@ -137,6 +137,8 @@ export function spread(xs: number[]): { min: number; median: number; max: number
 async function baselines(ctx: BenchContext): Promise<void> {
   const seed = ctx.sweeps.get('rate-sweep')?.max_sustainable_eps;
   await runSweep(ctx, 'baseline-passthrough', 'baseline-passthrough', 'passthrough', SINGLE_THREAD, ladder(ctx, [1000], seed));
+  // The same pass-through on the other Kafka client, same ladder: the two clients side by side.
+  await runSweep(ctx, 'baseline-passthrough-platformatic', 'baseline-passthrough-platformatic', 'passthrough-platformatic', SINGLE_THREAD, ladder(ctx, [1000], seed));
   await runSweep(ctx, 'baseline-naive', 'baseline-naive', 'naive', SINGLE_THREAD, ladder(ctx, [1000]));
 }
 

@@ -50,6 +50,7 @@ export function whereTimeGoes(s: SweepResult | undefined, cpus: number): string 
 export function summarize(ctx: BenchContext, results: Results): Summary {
   const def = defaultSweep(ctx);
   const pass = ctx.sweeps.get('baseline-passthrough');
+  const passPlatformatic = ctx.sweeps.get('baseline-passthrough-platformatic');
   const naive = ctx.sweeps.get('baseline-naive');
   const eos = ctx.sweeps.get('exactly-once');
   const best = bestStep(def);
@@ -62,6 +63,9 @@ export function summarize(ctx: BenchContext, results: Results): Summary {
   return {
     max_sustainable_eps: max,
     passthrough_max_eps: pass ? pass.max_sustainable_eps : null,
+    passthrough_platformatic_max_eps: passPlatformatic ? passPlatformatic.max_sustainable_eps : null,
+    passthrough_p99_ms_at_1000eps: stepAt(pass)?.latency.p99_ms ?? null,
+    passthrough_platformatic_p99_ms_at_1000eps: stepAt(passPlatformatic)?.latency.p99_ms ?? null,
     naive_max_eps: naive ? naive.max_sustainable_eps : null,
     p99_ms_at_1000eps: results.rate_sweep_runs?.p99_ms_at_1000eps?.median ?? stepAt(def)?.latency.p99_ms ?? null,
     main_thread_us_per_event: mainUs,

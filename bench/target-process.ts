@@ -5,7 +5,7 @@ import { ROOT } from './services.js';
 import { freePort, metricValue } from '../test/kit/engine-process.js';
 
 /** What consumes the input topic and writes the output topic: the engine or a baseline. */
-export type TargetKind = 'engine' | 'passthrough' | 'naive';
+export type TargetKind = 'engine' | 'passthrough' | 'passthrough-platformatic' | 'naive';
 
 /** compiled: node on the compiled JS (what users run; the default). tsx: from the sources. */
 export type Runtime = 'compiled' | 'tsx';
@@ -17,6 +17,7 @@ export class TargetProcessError extends Error {
 const SCRIPTS: Record<TargetKind, { compiled: string; tsx: string }> = {
   engine: { compiled: `${BUILD_DIR}/src/main.js`, tsx: 'src/main.ts' },
   passthrough: { compiled: `${BUILD_DIR}/bench/baselines/passthrough.js`, tsx: 'bench/baselines/passthrough.ts' },
+  'passthrough-platformatic': { compiled: `${BUILD_DIR}/bench/baselines/passthrough-platformatic.js`, tsx: 'bench/baselines/passthrough-platformatic.ts' },
   naive: { compiled: `${BUILD_DIR}/bench/baselines/naive-consumer.js`, tsx: 'bench/baselines/naive-consumer.ts' },
 };
 

@@ -42,10 +42,10 @@ test('npm run bench -- --quick runs every scenario and writes JSON, markdown and
     assert.equal(res.harness.rate, 10_000);
     assert.ok(res.machine.load_avg_at_start.length === 3 && res.machine.load_avg_at_end.length === 3, 'load averages');
     for (const k of ['cpus', 'cpu_model', 'node', 'kafka']) assert.ok(res.machine[k], `machine.${k}`);
-    for (const k of ['max_sustainable_eps', 'passthrough_max_eps', 'naive_max_eps', 'p99_ms_at_1000eps', 'main_thread_us_per_event']) assert.ok(k in res.summary, `summary.${k}`);
+    for (const k of ['max_sustainable_eps', 'passthrough_max_eps', 'passthrough_platformatic_max_eps', 'naive_max_eps', 'p99_ms_at_1000eps', 'main_thread_us_per_event']) assert.ok(k in res.summary, `summary.${k}`);
 
     const names = new Set(res.scenarios.map((e: { name: string }) => e.name));
-    for (const n of ['inference-single', 'inference-pool', 'rate-sweep', 'exactly-once', 'baseline-passthrough', 'baseline-naive', 'micro-batching']) assert.ok(names.has(n), `no ${n} entry`);
+    for (const n of ['inference-single', 'inference-pool', 'rate-sweep', 'exactly-once', 'baseline-passthrough', 'baseline-passthrough-platformatic', 'baseline-naive', 'micro-batching']) assert.ok(names.has(n), `no ${n} entry`);
     // cpu-scaling: a drain rate and latency at the fixed rate per worker count, CPU per thread class.
     const points = res.cpu_scaling.points;
     assert.ok(points.length >= 2, 'cpu_scaling.points');
