@@ -12,6 +12,8 @@ const output = process.env.OUTPUT_TOPIC!;
 const groupId = process.env.KAFKA_GROUP_ID!;
 /** Pause the stream with this many records waiting for the producer (bounded memory in a backlog). */
 const HIGH_WATER = 20_000;
+/** Records per produce request: well under the broker's 1 MiB message.max.bytes (~150-byte values). */
+const MAX_SEND = 2_000;
 
 const base = { clientId: 'bench-passthrough-platformatic', bootstrapBrokers: brokers };
 const producer = new Producer({ ...base, idempotent: true, acks: -1, autocreateTopics: false });
@@ -25,9 +27,9 @@ let sending = false;
 async function pump(): Promise<void> {
   sending = true;
   while (queue.length > 0) {
-    const messages = queue;
-    queue = [];
-    if (stream.isPaused()) stream.resume();
+    const messages = queue.length <= MAX_SEND ? queue : queue.slice(0, MAX_SEND);
+    queue = messages === queue ? [] : queue.slice(MAX_SEND);
+    if (stream.isPaused() && queue.length < HIGH_WATER) stream.resume();
     await producer.send({ messages });
   }
   sending = false;
@@ -37,7 +39,8 @@ stream.on('data', (m: Message) => {
   queue.push({ topic: output, key: m.key, value: m.value });
   if (queue.length >= HIGH_WATER) stream.pause();
   if (!sending) void pump().catch((err: Error) => {
-    process.stderr.write(`produce failed: ${err.stack ?? err.message}\n`);
+    const causes = (err as AggregateError).errors?.map((e: Error) => e.message).join('; ') ?? '';
+    process.stderr.write(`produce failed: ${err.stack ?? err.message} ${causes}\n`);
     process.exit(1);
   });
 });
