@@ -342,80 +342,92 @@ interface FetchState {
 }
 
 /**
- * Hands each committed value of one Fetch v4 response to `onValue(buf, start, end)`; advances the
- * offsets. Aborted transactions are skipped as the Java consumer does: a producer listed as aborted
- * from an offset is skipped from that offset until its abort marker.
+ * Walks a response's topics → partitions arrays from `at`. `each` starts at a partition's first
+ * field and must leave `at` after that partition.
  */
-export function decodeFetch(r: Buffer, states: FetchState[], onValue: (buf: Buffer, start: number, end: number) => void): void {
-  at = 4; // throttle_time_ms
+function eachPartition(r: Buffer, each: () => void): void {
   const nt = r.readInt32BE(at);
   at += 4;
   for (let t = 0; t < nt; t++) {
     readString(r);
     const np = r.readInt32BE(at);
     at += 4;
-    for (let q = 0; q < np; q++) {
-      const partition = r.readInt32BE(at);
-      const err = r.readInt16BE(at + 4);
-      at += 4 + 2 + 8 + 8; // partition, error, high watermark, last stable offset
-      const na = r.readInt32BE(at);
-      at += 4;
-      const abortedFrom: number[] = [];
-      const abortedPid: number[] = [];
-      for (let i = 0; i < na; i++) {
-        abortedPid.push(readInt64(r, at));
-        abortedFrom.push(readInt64(r, at + 8));
-        at += 16;
-      }
-      const size = r.readInt32BE(at);
-      at += 4;
-      const end = at + Math.max(0, size);
-      if (err !== 0) throw new WireClientError(`fetch partition ${partition}: error code ${err}`, err);
-      const st = states[partition];
-      const from = st.offset; // a response may begin inside a batch that starts before it
-      let a = 0;
-      let pos = at;
-      while (pos + BATCH_HEADER <= end) {
-        const base = readInt64(r, pos);
-        const batchEnd = pos + 12 + r.readInt32BE(pos + 8);
-        if (batchEnd > end) break; // a partial batch at the end of the response
-        if (r[pos + 16] !== 2) throw new WireClientError(`partition ${partition} offset ${base}: record batch magic ${r[pos + 16]}, only v2 is read`);
-        const attributes = r.readInt16BE(pos + 21);
-        if ((attributes & 7) !== 0) throw new WireClientError(`partition ${partition} offset ${base}: compressed batch (codec ${attributes & 7}); the bench's wire client reads uncompressed batches`);
-        const next = base + r.readInt32BE(pos + 23) + 1;
-        const pid = readInt64(r, pos + 43);
-        while (a < abortedFrom.length && abortedFrom[a] <= base) st.aborted.add(abortedPid[a++]);
-        const transactional = (attributes & 16) !== 0;
-        if ((attributes & 32) !== 0) {
-          // A control batch: its record's key is (version int16, type int16); 0 = abort.
-          at = pos + BATCH_HEADER;
-          readVarint(r); // length
-          at += 1;
-          readVarint(r); // timestampDelta
-          readVarint(r); // offsetDelta
-          readVarint(r); // key length
-          if (r.readInt16BE(at + 2) === 0) st.aborted.delete(pid);
-        } else if (!(transactional && st.aborted.has(pid))) {
-          const n = r.readInt32BE(pos + 57);
-          at = pos + BATCH_HEADER;
-          for (let i = 0; i < n; i++) {
-            const len = readVarint(r);
-            const recEnd = at + len;
-            at += 1; // attributes
-            readVarint(r); // timestampDelta
-            const offset = base + readVarint(r);
-            const keyLen = readVarint(r);
-            if (keyLen > 0) at += keyLen;
-            const valLen = readVarint(r);
-            if (valLen >= 0 && offset >= from) onValue(r, at, at + valLen);
-            at = recEnd;
-          }
-        }
-        if (next > st.offset) st.offset = next;
-        pos = batchEnd;
-      }
-      at = end;
+    for (let q = 0; q < np; q++) each();
+  }
+}
+
+/**
+ * Hands each committed value of one Fetch v4 response to `onValue(buf, start, end)`; advances the
+ * offsets. Aborted transactions are skipped as the Java consumer does: a producer listed as aborted
+ * from an offset is skipped from that offset until its abort marker.
+ */
+export function decodeFetch(r: Buffer, states: FetchState[], onValue: (buf: Buffer, start: number, end: number) => void): void {
+  at = 4; // throttle_time_ms
+  eachPartition(r, () => {
+    const partition = r.readInt32BE(at);
+    const err = r.readInt16BE(at + 4);
+    at += 4 + 2 + 8 + 8; // partition, error, high watermark, last stable offset
+    const na = r.readInt32BE(at);
+    at += 4;
+    const abortedFrom: number[] = [];
+    const abortedPid: number[] = [];
+    for (let i = 0; i < na; i++) {
+      abortedPid.push(readInt64(r, at));
+      abortedFrom.push(readInt64(r, at + 8));
+      at += 16;
     }
+    const size = r.readInt32BE(at);
+    at += 4;
+    const end = at + Math.max(0, size);
+    if (err !== 0) throw new WireClientError(`fetch partition ${partition}: error code ${err}`, err);
+    decodeBatches(r, at, end, partition, states[partition], abortedPid, abortedFrom, onValue);
+    at = end;
+  });
+}
+
+/** The record batches in bytes [start, end) of one partition's records (see decodeFetch). */
+function decodeBatches(r: Buffer, start: number, end: number, partition: number, st: FetchState, abortedPid: number[], abortedFrom: number[], onValue: (buf: Buffer, start: number, end: number) => void): void {
+  const from = st.offset; // a response may begin inside a batch that starts before it
+  let a = 0;
+  let pos = start;
+  while (pos + BATCH_HEADER <= end) {
+    const base = readInt64(r, pos);
+    const batchEnd = pos + 12 + r.readInt32BE(pos + 8);
+    if (batchEnd > end) break; // a partial batch at the end of the response
+    if (r[pos + 16] !== 2) throw new WireClientError(`partition ${partition} offset ${base}: record batch magic ${r[pos + 16]}, only v2 is read`);
+    const attributes = r.readInt16BE(pos + 21);
+    if ((attributes & 7) !== 0) throw new WireClientError(`partition ${partition} offset ${base}: compressed batch (codec ${attributes & 7}); the bench's wire client reads uncompressed batches`);
+    const next = base + r.readInt32BE(pos + 23) + 1;
+    const pid = readInt64(r, pos + 43);
+    while (a < abortedFrom.length && abortedFrom[a] <= base) st.aborted.add(abortedPid[a++]);
+    const transactional = (attributes & 16) !== 0;
+    if ((attributes & 32) !== 0) {
+      // A control batch: its record's key is (version int16, type int16); 0 = abort.
+      at = pos + BATCH_HEADER;
+      readVarint(r); // length
+      at += 1;
+      readVarint(r); // timestampDelta
+      readVarint(r); // offsetDelta
+      readVarint(r); // key length
+      if (r.readInt16BE(at + 2) === 0) st.aborted.delete(pid);
+    } else if (!(transactional && st.aborted.has(pid))) {
+      const n = r.readInt32BE(pos + 57);
+      at = pos + BATCH_HEADER;
+      for (let i = 0; i < n; i++) {
+        const len = readVarint(r);
+        const recEnd = at + len;
+        at += 1; // attributes
+        readVarint(r); // timestampDelta
+        const offset = base + readVarint(r);
+        const keyLen = readVarint(r);
+        if (keyLen > 0) at += keyLen;
+        const valLen = readVarint(r);
+        if (valLen >= 0 && offset >= from) onValue(r, at, at + valLen);
+        at = recEnd;
+      }
+    }
+    if (next > st.offset) st.offset = next;
+    pos = batchEnd;
   }
 }
 
@@ -443,18 +455,11 @@ function encodeFetch(topic: Buffer, states: FetchState[], maxWaitMs: number): Bu
 
 function parseProduce(r: Buffer): void {
   at = 0;
-  const nt = r.readInt32BE(at);
-  at += 4;
-  for (let t = 0; t < nt; t++) {
-    readString(r);
-    const np = r.readInt32BE(at);
-    at += 4;
-    for (let q = 0; q < np; q++) {
-      const err = r.readInt16BE(at + 4);
-      if (err !== 0) throw new WireClientError(`produce to partition ${r.readInt32BE(at)}: error code ${err}`, err);
-      at += 4 + 2 + 8 + 8;
-    }
-  }
+  eachPartition(r, () => {
+    const err = r.readInt16BE(at + 4);
+    if (err !== 0) throw new WireClientError(`produce to partition ${r.readInt32BE(at)}: error code ${err}`, err);
+    at += 4 + 2 + 8 + 8; // partition, error, base offset, log append time
+  });
 }
 
 const hostPort = (b: string): { host: string; port: number } => {

@@ -37,7 +37,7 @@ export class FetchSizing {
   private recordsPerMs = 0;
   private bytesPerMs = 0;
   /** The last fetch brought nothing. */
-  idle = false;
+  private idle = false;
 
   constructor(
     private readonly policy: FetchPolicy,

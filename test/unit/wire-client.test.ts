@@ -79,17 +79,11 @@ function controlBatch(offset: number, pid: number, type: 0 | 1): Buffer {
   return b;
 }
 
-function read(response: Buffer, partitions: number, from = 0): { values: Map<number, string[]>; offsets: number[] } {
+/** The values a fetch of `response` hands over, in order, and the next fetch offsets. */
+function read(response: Buffer, partitions: number, from = 0): { values: string[]; offsets: number[] } {
   const states = Array.from({ length: partitions }, () => ({ offset: from, aborted: new Set<number>() }));
-  const values = new Map<number, string[]>();
-  let current = -1;
-  // decodeFetch reports values only; the partition is recovered from the JSON's key order here.
-  decodeFetch(response, states, (buf, start, end) => {
-    const v = buf.toString('latin1', start, end);
-    const list = values.get(current) ?? [];
-    list.push(v);
-    values.set(current, list);
-  });
+  const values: string[] = [];
+  decodeFetch(response, states, (buf, start, end) => void values.push(buf.toString('latin1', start, end)));
   return { values, offsets: states.map((s) => s.offset) };
 }
 
@@ -114,7 +108,7 @@ test('a produce request holds one checksummed batch per partition, and a fetch o
     assert.equal(batch.readInt32BE(57), expected.length, 'record count');
     assert.equal(batch.readInt32BE(23), expected.length - 1, 'last offset delta');
     const { values, offsets } = read(fetchResponse([{ partition: p, records: batch }]), 2);
-    assert.deepEqual(values.get(-1), expected);
+    assert.deepEqual(values, expected);
     assert.equal(offsets[p], expected.length, 'next fetch offset');
   }
 });
@@ -134,7 +128,7 @@ test('the fetch decoder skips records before the fetch offset, aborted transacti
     rebase(batch, 121).subarray(0, 100),
   ]);
   const { values, offsets } = read(fetchResponse([{ partition: 0, records, aborted: [[7, 40]] }]), 1, 25);
-  assert.deepEqual(values.get(-1), [...all.slice(25), ...all]);
+  assert.deepEqual(values, [...all.slice(25), ...all]);
   assert.equal(offsets[0], 121, 'stops before the partial batch');
 });
 
