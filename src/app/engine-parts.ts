@@ -5,6 +5,7 @@ import type { Sink } from '../output/sink.js';
 import type { TransactionalOutput } from '../output/transactional-output.js';
 import type { FeatureStore } from '../features/feature-store.js';
 import type { Source } from '../source/source.js';
+import { GROUP_SESSION_TIMEOUT_MS } from '../source/kafka-source.js';
 
 /** The output the composition root built: a sink (acknowledged writes) or per-partition transactions. */
 export type EngineOutput = { kind: 'acked'; sink: Sink } | { kind: 'transactional'; tx: TransactionalOutput };
@@ -29,5 +30,6 @@ export interface EngineStats {
 
 /** The delivery guarantee's strategy for the output that was built. */
 export function selectOutput(output: EngineOutput, ctx: OutputContext, transactionMinIntervalMs?: number): OutputStrategy {
-  return output.kind === 'acked' ? new AtLeastOnceOutput(output.sink, ctx) : new ExactlyOnceOutput(output.tx, ctx, transactionMinIntervalMs);
+  if (output.kind === 'acked') return new AtLeastOnceOutput(output.sink, ctx);
+  return new ExactlyOnceOutput(output.tx, ctx, { minCommitIntervalMs: transactionMinIntervalMs, retakeAfterMs: GROUP_SESSION_TIMEOUT_MS });
 }

@@ -24,6 +24,21 @@ export interface Transactions {
   close(): Promise<void>;
 }
 
+export interface ExactlyOnceOptions {
+  /**
+   * Outputs are visible only once their transaction commits, so the next transaction starts this
+   * long after the previous one committed, not on a fixed COMMIT_INTERVAL_MS tick
+   * (TRANSACTION_MIN_INTERVAL_MS).
+   */
+  minCommitIntervalMs?: number;
+  /**
+   * A partition whose producer another instance fenced, and which the group still assigns here
+   * this long afterwards, is taken back (fenced again, read from the committed offset). The
+   * group's session timeout: by then a zombie has heard of the rebalance that revokes it.
+   */
+  retakeAfterMs?: number;
+}
+
 /**
  * Exactly-once: an output is staged on its input offset (done = staged) and each commit writes
  * every partition's contiguous staged prefix in one transaction with the consumed offset.
@@ -34,12 +49,13 @@ export class ExactlyOnceOutput implements OutputStrategy {
   readonly guarantee = 'exactly-once' as const;
   onCommittable?: () => void;
 
-  /**
-   * `minCommitIntervalMs`: outputs are visible only once their transaction commits, so the next
-   * transaction starts this long after the previous one committed, not on a fixed
-   * COMMIT_INTERVAL_MS tick (TRANSACTION_MIN_INTERVAL_MS).
-   */
-  constructor(private readonly tx: Transactions, private readonly ctx: OutputContext, readonly minCommitIntervalMs = 20) {}
+  readonly minCommitIntervalMs: number;
+  private readonly retakeAfterMs: number;
+
+  constructor(private readonly tx: Transactions, private readonly ctx: OutputContext, opts: ExactlyOnceOptions = {}) {
+    this.minCommitIntervalMs = opts.minCommitIntervalMs ?? 20;
+    this.retakeAfterMs = opts.retakeAfterMs ?? 6000;
+  }
 
   emit(record: OutputRecord, part: Partition, offset: number): void {
     part.offsets.markDone(offset, record);
@@ -63,13 +79,16 @@ export class ExactlyOnceOutput implements OutputStrategy {
     if (entries.length && failed.length + fenced.length < entries.length) ctx.metrics.commits.inc();
     for (const tp of fenced) {
       // Another producer with this partition's transactional id took over: this instance was
-      // (or is still) out of the group's view. Its state of the partition is void: hold it,
-      // and the next assignment that gives it back starts it afresh from the committed offset.
+      // (or is still) out of the group's view. Its state of the partition is void: hold it.
+      // A rebalance that gives it back starts it afresh; if the group already gave it back
+      // (the assignment came back unchanged after a network cut), no rebalance will come, so
+      // it is retaken after retakeAfterMs unless revoked by then.
       const p = ctx.partitions.get(tp.topic, tp.partition);
       if (!p) continue;
       p.superseded = true;
       ctx.partitions.hold([p], Hold.Fencing);
-      ctx.log.warn({ topic: tp.topic, partition: tp.partition }, 'partition taken over by another producer; held until it is assigned again');
+      ctx.log.warn({ topic: tp.topic, partition: tp.partition, retakeAfterMs: this.retakeAfterMs }, 'partition taken over by another producer; held until assigned again or retaken');
+      setTimeout(() => this.retake(p), this.retakeAfterMs).unref();
     }
     for (const err of failed) {
       ctx.metrics.sendFailures.inc();
@@ -84,6 +103,16 @@ export class ExactlyOnceOutput implements OutputStrategy {
 
   close(): Promise<void> {
     return this.tx.close();
+  }
+
+  /** `p` is still assigned here after its producer was fenced: start it afresh, as a new assignment would. */
+  private retake(p: Partition<OutputRecord>): void {
+    if (this.ctx.stopping()) return;
+    const renewed = this.ctx.partitions.renew(p);
+    if (!renewed) return;
+    this.ctx.log.warn({ topic: p.topic, partition: p.partition }, 'partition still assigned here after its producer was fenced; fencing again from its committed offset');
+    this.revoked(renewed.revoked);
+    this.assigned(renewed.added);
   }
 
   /**

@@ -87,6 +87,21 @@ export class Partitions<P = unknown> {
     return { added, kept, revoked };
   }
 
+  /**
+   * Replaces `p` with a fresh Partition of the same topic-partition while the instance still
+   * owns it (exactly-once: its producer was fenced, so what it held of it is void). Undefined if
+   * `p` was revoked or replaced in the meantime.
+   */
+  renew(p: Partition<P>): Assignment<P> | undefined {
+    const key = tpKey(p.topic, p.partition);
+    if (!p.owned || this.byKey.get(key) !== p) return undefined;
+    p.owned = false;
+    const fresh = new Partition<P>(p.topic, p.partition, new Watermark(this.watermark.outOfOrdernessMs, this.watermark.allowedLatenessMs));
+    this.byKey.set(key, fresh);
+    this.list = [...this.byKey.values()];
+    return { added: [fresh], kept: [], revoked: [p] };
+  }
+
   /** Sets `reason` on each partition; those that were fetching are paused. */
   hold(parts: readonly Partition[], reason: Hold): void {
     const pause: TopicPartition[] = [];

@@ -23,6 +23,12 @@ export interface KafkaSourceOptions {
  * resync group"); its default of 5 minutes left new partitions unread that long.
  */
 const METADATA_MAX_AGE_MS = 10_000;
+/**
+ * The consumer group session timeout. kafkajs has no static membership (group.instance.id): a
+ * restarted instance waits until the crashed one's session expires before it gets partitions
+ * back. 6 s (the broker's default group.min.session.timeout.ms) instead of 30 s makes that wait 6 s.
+ */
+export const GROUP_SESSION_TIMEOUT_MS = 6000;
 /** While the input topic does not exist: how often to look again, and to say so. */
 const TOPIC_WAIT_MS = 3_000;
 
@@ -55,10 +61,7 @@ export class KafkaSource implements Source {
   constructor(private readonly kafka: Kafka, private readonly opts: KafkaSourceOptions, private readonly log: Logger) {
     this.consumer = kafka.consumer({
       groupId: opts.groupId,
-      // kafkajs has no static membership (group.instance.id): a restarted instance waits until
-      // the crashed one's session expires before it gets partitions back. 6 s (the broker's
-      // default group.min.session.timeout.ms) instead of 30 s makes that wait 6 s.
-      sessionTimeout: 6000,
+      sessionTimeout: GROUP_SESSION_TIMEOUT_MS,
       rebalanceTimeout: 60000,
       heartbeatInterval: 2000,
       // Batch fetches on the broker (like the Java client's fetch.min.bytes / fetch.max.wait.ms):

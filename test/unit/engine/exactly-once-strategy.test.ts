@@ -41,7 +41,7 @@ class ScriptedTransactions implements Transactions {
   async close(): Promise<void> {}
 }
 
-function setup(committedOffset = 7, maxFailures = 3) {
+function setup(committedOffset = 7, maxFailures = 3, retakeAfterMs = 60_000) {
   const calls: string[] = [];
   const fmt = (tps: TopicPartition[]) => tps.map((t) => `${t.topic}/${t.partition}`).join(',');
   const source = {
@@ -63,7 +63,7 @@ function setup(committedOffset = 7, maxFailures = 3) {
     onDone: () => {},
     onFatal: (e) => void fatal.push(e),
     stopping: () => false,
-  });
+  }, { retakeAfterMs });
   const assign = (tps: number[]) => {
     const a = partitions.assign(tps.map((partition) => ({ topic: 'in', partition })));
     strategy.revoked(a.revoked);
@@ -178,4 +178,63 @@ test('a partition whose producer another instance fenced is held, and an assignm
   await settle();
   assert.deepEqual(s.calls.slice(-2), ['seek in/0@40', 'resume in/0'], 'from the committed offset');
   assert.equal(s.partitions.get('in', 1)!.holds, 0, 'partition 1 untouched');
+});
+
+async function fencedWhileAssigned(retakeAfterMs: number) {
+  const s = setup(40, 3, retakeAfterMs);
+  s.assign([0, 1]);
+  for (const k of ['in/0', 'in/1']) s.tx.fence.get(k)!.resolve();
+  await settle();
+  await settle();
+  const p0 = s.partitions.get('in', 0)!;
+  p0.offsets.add(40);
+  s.strategy.emit(out('x40'), p0, 40);
+  s.tx.fence.clear();
+  s.tx.fenceNext = ['in/0'];
+  await s.strategy.commit();
+  assert.ok(p0.held(Hold.Fencing));
+  return { s, p0 };
+}
+
+test('a fenced partition the group still assigns here (no rebalance follows) is retaken: fenced again, read from the committed offset', T, async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { s, p0 } = await fencedWhileAssigned(6000);
+  // No assignment comes: the group had already given the partition back before the fencing error.
+  t.mock.timers.tick(5999);
+  assert.equal(s.partitions.get('in', 0), p0, 'not before the group could have revoked it');
+  assert.equal(s.tx.fence.has('in/0'), false);
+  t.mock.timers.tick(1);
+  assert.ok(s.tx.fence.has('in/0'), 'a new producer fences the other owner');
+  const fresh = s.partitions.get('in', 0)!;
+  assert.notEqual(fresh, p0, 'what this instance held of it is void');
+  assert.equal(p0.owned, false, 'late results of the old state go nowhere');
+  assert.ok(fresh.held(Hold.Fencing), 'held until fenced');
+  assert.deepEqual(s.tx.revoked, ['in/0'], 'the fenced producer is dropped');
+  s.tx.fence.get('in/0')!.resolve();
+  await settle();
+  await settle();
+  assert.equal(fresh.holds, 0, 'released after the fence');
+  assert.deepEqual(s.calls.slice(-2), ['seek in/0@40', 'resume in/0'], 'from the committed offset');
+  assert.equal(s.partitions.get('in', 1)!.holds, 0, 'partition 1 untouched');
+});
+
+test('a fenced partition revoked before the retake is not taken back', T, async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { s } = await fencedWhileAssigned(6000);
+  s.assign([1]);
+  t.mock.timers.tick(6000);
+  assert.equal(s.partitions.get('in', 0), undefined, 'not owned here');
+  assert.equal(s.tx.fence.has('in/0'), false, 'no producer created for it');
+});
+
+test('a fenced partition that a rebalance gave back before the retake is fenced once, by that assignment', T, async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { s, p0 } = await fencedWhileAssigned(6000);
+  s.assign([0, 1]);
+  const fresh = s.partitions.get('in', 0)!;
+  assert.notEqual(fresh, p0);
+  const fence = s.tx.fence.get('in/0');
+  t.mock.timers.tick(6000);
+  assert.equal(s.partitions.get('in', 0), fresh, 'the retake of the old state does not replace the new one');
+  assert.equal(s.tx.fence.get('in/0'), fence, 'no second producer');
 });
