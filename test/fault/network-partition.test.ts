@@ -145,7 +145,9 @@ for (const guarantee of ['at-least-once', 'exactly-once'] as const) {
       const rejoined = () => inside!.stderr().split('\n').filter((l) => l.includes('"msg":"partitions assigned"')).slice(assignedBefore).some((l) => (JSON.parse(l) as { assigned: number[] }).assigned.length > 0);
       while (!rejoined() && Date.now() < deadline) await sleep(200);
       const stall = longestStall(audit.records.filter((r) => r.topic === t.output), cutAt, healAt + 30_000);
-      console.log(`# ${guarantee}: ${summarize(report)}; longest partition stall after the cut ${stall} ms; inside engine ${inside.child.exitCode === null ? 'alive' : `exited ${inside.child.exitCode}`}, rejoined ${rejoined()}`);
+      const logged = (msg: string) => inside!.stderr().split('\n').filter((l) => l.includes(msg)).length;
+      const fencing = guarantee === 'exactly-once' ? `, producers fenced by the other engine ${logged('taken over by another producer')}, retaken while still assigned ${logged('fencing again from its committed offset')}` : '';
+      console.log(`# ${guarantee}: ${summarize(report)}; longest partition stall after the cut ${stall} ms; inside engine ${inside.child.exitCode === null ? 'alive' : `exited ${inside.child.exitCode}`}, rejoined ${rejoined()}${fencing}`);
       if (report.lost.length) {
         const lostParts = [...new Set(report.lost.map((l) => l.partition))];
         assert.fail(`lost ${report.lost.length} (partitions ${lostParts}): ${sample(report.lost)}\n${await audit.brokerCounts()}\n${await uncommittedView(b, name, t.output, t.input, report.lost)}\nlast assignments: host ${lastAssigned(outside)}, partitioned ${lastAssigned(inside)}\nHOST ENGINE ${await engineDiagnostics(outside, 8000)}\nPARTITIONED ENGINE ${await engineDiagnostics(inside, 12000)}`);
