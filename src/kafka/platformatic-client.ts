@@ -1,0 +1,97 @@
+// The @platformatic/kafka side of the Kafka settings (KAFKA_CLIENT=platformatic): what
+// createKafka (kafka-client.ts) is for kafkajs. Every client of that library the engine builds
+// (consumer, fetch connections, producers, transactional producers) starts from these options.
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import type { BaseOptions, SASLMechanismValue } from '@platformatic/kafka';
+import type { Config } from '../config/config.js';
+import { murmur2 } from './murmur2.js';
+
+/** The subset of the Config the client options come from (a plain object in tests). */
+export type PlatformaticSettings = Pick<
+  Config,
+  | 'kafkaBrokers'
+  | 'kafkaClientId'
+  | 'kafkaSsl'
+  | 'kafkaSslCaFile'
+  | 'kafkaSslCertFile'
+  | 'kafkaSslKeyFile'
+  | 'kafkaSaslMechanism'
+  | 'kafkaSaslUsername'
+  | 'kafkaSaslSecret'
+  | 'reconnectInitialMs'
+  | 'reconnectMaxMs'
+  | 'reconnectMultiplier'
+>;
+
+/** As kafkajs's client (kafka-client.ts): retries of one operation before it fails to the caller. */
+const RETRIES = 10;
+/** kafkajs's connectionTimeout / requestTimeout here. */
+export const CONNECT_TIMEOUT_MS = 3000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+const SASL: Record<Exclude<Config['kafkaSaslMechanism'], 'none'>, SASLMechanismValue> = {
+  plain: 'PLAIN',
+  'scram-sha-256': 'SCRAM-SHA-256',
+  'scram-sha-512': 'SCRAM-SHA-512',
+};
+
+/**
+ * The delay before retry `attempt` (1-based) of any operation: RECONNECT_INITIAL_MS growing by
+ * RECONNECT_MULTIPLIER up to RECONNECT_MAX_MS, as kafkajs's retry policy (without its jitter).
+ */
+export function retryDelayMs(c: Pick<Config, 'reconnectInitialMs' | 'reconnectMaxMs' | 'reconnectMultiplier'>, attempt: number): number {
+  return Math.min(c.reconnectMaxMs, Math.round(c.reconnectInitialMs * c.reconnectMultiplier ** Math.max(0, attempt - 1)));
+}
+
+/** TLS options from KAFKA_SSL*; the files were checked by parseConfig (checkKafkaTlsFiles). */
+export function platformaticTls(c: PlatformaticSettings): ConnectionOptions | undefined {
+  if (!c.kafkaSsl) return undefined;
+  const tls: ConnectionOptions = {};
+  // No CA file: Node's system CAs.
+  if (c.kafkaSslCaFile) tls.ca = [readFileSync(c.kafkaSslCaFile, 'utf8')];
+  if (c.kafkaSslCertFile) {
+    tls.cert = readFileSync(c.kafkaSslCertFile, 'utf8');
+    tls.key = readFileSync(c.kafkaSslKeyFile, 'utf8');
+  }
+  return tls;
+}
+
+/**
+ * The options every @platformatic/kafka client of the engine shares: brokers, client id, TLS,
+ * SASL, timeouts and the retry policy. Callers add their own (groupId, idempotent, ...).
+ */
+export function platformaticBaseOptions(c: PlatformaticSettings): BaseOptions {
+  const o: BaseOptions = {
+    clientId: c.kafkaClientId,
+    bootstrapBrokers: c.kafkaBrokers.split(','),
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    retries: RETRIES,
+    retryDelay: (_client, _op, attempt) => retryDelayMs(c, attempt),
+  };
+  const tls = platformaticTls(c);
+  if (tls) o.tls = tls;
+  if (c.kafkaSaslMechanism !== 'none') o.sasl = { mechanism: SASL[c.kafkaSaslMechanism], username: c.kafkaSaslUsername, password: c.kafkaSaslSecret };
+  return o;
+}
+
+type Bytes = string | Buffer;
+const toBuffer = (v?: Bytes | null): Buffer | undefined => (v == null ? undefined : typeof v === 'string' ? Buffer.from(v) : v);
+
+/**
+ * Serializers for the engine's records (string or Buffer keys, values and header values). The
+ * library writes a string as it is, counting characters as bytes, so every field is made a
+ * Buffer first; its default partitioner also only hashes Buffer keys.
+ */
+export const OUTPUT_SERIALIZERS = { key: toBuffer, value: toBuffer, headerKey: toBuffer, headerValue: toBuffer };
+
+/**
+ * The producer's partitioner: a keyed record goes where the Java client and kafkajs's
+ * DefaultPartitioner put it (murmur2.ts; the library takes the result modulo the partition
+ * count); a record without a key, round robin.
+ */
+export function javaCompatiblePartitioner(): (message: unknown, key: Buffer | undefined) => number {
+  let next = 0;
+  return (_message, key) => (key ? murmur2(key) & 0x7fffffff : (next = (next + 1) & 0x7fffffff));
+}
