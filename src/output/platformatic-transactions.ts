@@ -74,6 +74,13 @@ interface PartitionTx {
 const noop = (): void => {};
 
 /**
+ * The producers' `timeout`, which @platformatic/kafka also sends as the transaction timeout
+ * (InitProducerId): kafkajs's default transactionTimeout. The library's 5 s default would let the
+ * coordinator abort (and fence) a transaction of a large backlog round while it is still sending.
+ */
+const TRANSACTION_TIMEOUT_MS = 60_000;
+
+/**
  * Exactly-once output on @platformatic/kafka, the same contract as TransactionalOutput (kafkajs):
  * one transactional producer per input partition (`<prefix>-<topic>-<partition>`, so a new
  * owner's producer fences a zombie), one transaction per partition and commit carrying its
@@ -155,6 +162,7 @@ export class PlatformaticTransactions implements Transactions {
       ...this.base,
       transactionalId: `${this.opts.transactionalIdPrefix}-${topic}-${partition}`,
       idempotent: true,
+      timeout: TRANSACTION_TIMEOUT_MS,
       autocreateTopics: true,
       // As the sink: keys where the Java client / kafkajs's DefaultPartitioner put them, fields as Buffers.
       partitioner: javaCompatiblePartitioner(),
