@@ -9,10 +9,11 @@ import { platformaticBaseOptions, retryDelayMs } from '../kafka/platformatic-cli
 import type { Logger } from '../ops/logger.js';
 import { KafkaSink } from '../output/kafka-sink.js';
 import { PlatformaticSink } from '../output/platformatic-sink.js';
+import { PlatformaticTransactions, type TransactionRetry } from '../output/platformatic-transactions.js';
 import { StreamSink } from '../output/stream-sink.js';
 import { TransactionalOutput } from '../output/transactional-output.js';
 import { FailureRateLimiter } from '../shared/backoff.js';
-import { ConfigError, errorMessage } from '../shared/errors.js';
+import { errorMessage } from '../shared/errors.js';
 import { FileSource } from '../source/file-source.js';
 import { GeneratorSource } from '../source/generator-source.js';
 import { KafkaSource, fetchBytesPerPartition, type KafkaSourceOptions } from '../source/kafka-source.js';
@@ -53,7 +54,8 @@ async function buildPlatformaticParts(c: Config, log: Logger, featureStore: Feat
   const client = platformaticBaseOptions(c);
   const source = new PlatformaticSource({ ...sourceOpts, client, retryDelayMs: (attempt) => retryDelayMs(c, attempt) }, log);
   if (c.guarantee === 'exactly-once') {
-    throw new ConfigError('KAFKA_CLIENT', c.kafkaClient, 'exactly-once on @platformatic/kafka is not supported yet');
+    const tx = new PlatformaticTransactions(client, { transactionalIdPrefix: c.transactionalIdPrefix, groupId: c.groupId, consumer: () => source.consumer, retry: transactionRetry(c) as TransactionRetry }, log);
+    return { source, featureStore, output: { kind: 'transactional', tx } };
   }
   const sink = new PlatformaticSink(c);
   await sink.connect();

@@ -91,9 +91,6 @@ export const SETTINGS = {
   statusLine: def({ env: 'STATUS_LINE', group: 'Operations', schema: z.enum(['auto', 'on', 'off']), default: 'auto', describe: 'A live status line on stderr (auto: when stderr is a terminal).', allowed: 'auto | on | off' }),
 } satisfies Record<string, Setting>;
 
-/** Exactly-once on @platformatic/kafka (per-partition transactions on that client) is wired in the composition root. */
-const PLATFORMATIC_TRANSACTIONS = false;
-
 type Settings = typeof SETTINGS;
 export type Config = { [K in keyof Settings]: z.output<Settings[K]['schema']> } & {
   /** Resolved from featureStore=auto. */
@@ -172,9 +169,6 @@ export function parseConfig(argv: readonly string[] = [], env: NodeJS.ProcessEnv
   checkKafkaTlsFiles(c);
   if (c.kafkaSaslMechanism !== 'none' && (!c.kafkaSaslUsername || !c.kafkaSaslSecret)) {
     throw new ConfigError('KAFKA_SASL_MECHANISM', c.kafkaSaslMechanism, 'needs KAFKA_SASL_USERNAME and a password (KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE)');
-  }
-  if (c.guarantee === 'exactly-once' && c.kafkaClient === 'platformatic' && !PLATFORMATIC_TRANSACTIONS) {
-    throw new ConfigError('KAFKA_CLIENT', c.kafkaClient, 'exactly-once on @platformatic/kafka is not supported yet: use KAFKA_CLIENT=kafkajs with GUARANTEE=exactly-once');
   }
   if (c.guarantee === 'exactly-once' && !c.kafkaBrokers) {
     throw new ConfigError('GUARANTEE', c.guarantee, 'exactly-once needs Kafka (set KAFKA_BROKERS)');
