@@ -81,6 +81,10 @@ export class PlatformaticSource implements Source {
       sessionTimeout: GROUP_SESSION_TIMEOUT_MS,
       rebalanceTimeout: REBALANCE_TIMEOUT_MS,
       heartbeatInterval: 2000,
+      // kafkajs's assignor name (the library's is 'roundrobin'): members on either client can
+      // share one group (the broker needs a protocol name common to all), so an engine can
+      // switch KAFKA_CLIENT one instance at a time. Both encode the standard consumer protocol.
+      protocols: [{ name: 'RoundRobinAssigner', version: 0 }],
       autocommit: false,
       isolationLevel: FetchIsolationLevels.READ_COMMITTED,
       metadataMaxAge: METADATA_MAX_AGE_MS,

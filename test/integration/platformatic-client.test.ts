@@ -12,8 +12,9 @@ import { platformaticBaseOptions } from '../../src/kafka/platformatic-client.js'
 import { KafkaSink } from '../../src/output/kafka-sink.js';
 import { PlatformaticSink } from '../../src/output/platformatic-sink.js';
 import type { OutputRecord } from '../../src/output/sink.js';
+import { KafkaSource } from '../../src/source/kafka-source.js';
 import { PlatformaticSource } from '../../src/source/platformatic-source.js';
-import type { RawRecord, TopicPartition } from '../../src/source/source.js';
+import type { RawRecord, Source, SourceHandlers, TopicPartition } from '../../src/source/source.js';
 import { committedOffsets, readTopic } from '../kit/audit.js';
 import { KAFKA_BROKERS, createTopic, kafka, uniqueName } from '../kit/services.js';
 import { until } from '../kit/wait.js';
@@ -143,4 +144,35 @@ test('sink: every key lands on the same partition as with the kafkajs sink (murm
     assert.equal(b.get(k), keyPartition(Buffer.from(k), PARTITIONS));
   }
   assert.ok(new Set(b.values()).size === PARTITIONS, 'the keys spread over every partition');
+});
+
+test('source: a kafkajs member and a @platformatic/kafka member share one group (KAFKA_CLIENT can change one instance at a time)', { timeout: 90_000 }, async () => {
+  const topic = uniqueName('plat-mixed');
+  const groupId = uniqueName('plat-mixed-g');
+  await createTopic(topic, 4);
+  await Promise.all([0, 1, 2, 3].map((p) => produce(topic, p, 20)));
+  const latest: number[][] = [[], []];
+  const got = [new Set<string>(), new Set<string>()];
+  const handlers = (i: number): SourceHandlers => ({
+    onBatch: (records) => {
+      for (const r of records) got[i].add(`${r.partition}:${r.offset}`);
+    },
+    onAssignment: (tps) => (latest[i] = tps.map((t) => t.partition)),
+    onFatal: (err) => assert.fail(err),
+  });
+  const opts = { groupId, topic, allowRestart: () => true };
+  const sources: Source[] = [new KafkaSource(createKafka(config, log), opts, log), new PlatformaticSource({ ...opts, client: platformaticBaseOptions(config), retryDelayMs: () => 100 }, log)];
+  try {
+    await sources[0].start(handlers(0));
+    await until(() => latest[0].length === 4, 30_000, 'the kafkajs member owning all 4 partitions');
+    await sources[1].start(handlers(1));
+    // The group rebalances over both: each owns some, together all, none twice.
+    await until(() => latest[0].length > 0 && latest[1].length > 0 && latest[0].length + latest[1].length === 4, 40_000, 'both members assigned');
+    assert.deepEqual([...latest[0], ...latest[1]].sort(), [0, 1, 2, 3]);
+    // Each reads its own partitions.
+    await until(() => latest[1].every((p) => [...Array(20).keys()].every((o) => got[1].has(`${p}:${o}`))), 30_000, 'the platformatic member reading its partitions');
+  } finally {
+    for (const s of sources) await s.stop();
+    await Promise.all(sources.map((s) => s.close()));
+  }
 });
