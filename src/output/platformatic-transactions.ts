@@ -1,11 +1,12 @@
-import { Consumer, Producer, type BaseOptions, type Message, type MessageToProduce } from '@platformatic/kafka';
+import { Producer, type BaseOptions, type Consumer, type MessageToProduce } from '@platformatic/kafka';
 import type { Logger } from '../ops/logger.js';
-import { isFencedError, isInvalidTxnStateError } from '../kafka/kafka-errors.js';
+import { isFencedError, isInvalidTxnStateError, isRebalanceError, kafkaErrorNames } from '../kafka/kafka-errors.js';
 import { OUTPUT_SERIALIZERS, javaCompatiblePartitioner } from '../kafka/platformatic-client.js';
 import type { CommitEntry } from '../partitions/partition-offsets.js';
 import { ScorestreamError, errorMessage } from '../shared/errors.js';
 import { tpKey, type TopicPartition } from '../source/source.js';
 import type { Transactions, TransactionsResult } from './exactly-once.js';
+import { NotGroupMemberError, TransactionGroup, type GroupConsumer } from './transaction-group.js';
 import { sendSize, type OutputRecord } from './sink.js';
 
 /** Keys, values and header names/values as OutputRecord has them (string | Buffer | null). */
@@ -21,12 +22,14 @@ export interface TransactionRetry {
   retries?: number;
 }
 
+export type { GroupConsumer };
+
 export interface PlatformaticTransactionsOptions {
   transactionalIdPrefix: string;
   groupId: string;
   /**
    * The source's consumer (a getter: it may be created after this). Its group generation and
-   * member id go with each transaction's offsets (KIP-447, see offsetMessage). Without one the
+   * member id go with each transaction's offsets (KIP-447, see TransactionGroup). Without one the
    * offsets go without them (generation -1), as kafkajs sends them.
    */
   consumer?: () => GroupConsumer | undefined;
@@ -34,17 +37,13 @@ export interface PlatformaticTransactionsOptions {
   retry?: TransactionRetry;
 }
 
-/** What is read of the source's consumer (any @platformatic/kafka Consumer has it). */
-export interface GroupConsumer {
-  readonly groupId: string;
-  readonly memberId: string | null;
-  readonly generationId: number;
-  readonly coordinatorId: number | null;
-  findGroupCoordinator(): Promise<number>;
+/** A partition's transaction failed (aborted; its records are retried first at the next commit). */
+export class TransactionFailedError extends ScorestreamError {
+  constructor(readonly topic: string, readonly partition: number, cause: Error) {
+    const names = kafkaErrorNames(cause);
+    super(`transaction of ${topic}/${partition} failed: ${errorMessage(cause)}${names.length ? ` (${names.join(', ')})` : ''}`, { cause });
+  }
 }
-
-/** The group's consumer is not a member right now (joining or rejoining): offsets are not committed without one. */
-export class NotGroupMemberError extends ScorestreamError {}
 
 interface PartitionTx {
   topic: string;
@@ -88,10 +87,11 @@ const TRANSACTION_TIMEOUT_MS = 60_000;
  */
 export class PlatformaticTransactions implements Transactions {
   private readonly txs = new Map<string, PartitionTx>();
-  /** Finds the group coordinator when no consumer is given (it never joins the group). */
-  private lookup: Consumer | null = null;
+  private readonly group: TransactionGroup;
 
-  constructor(private readonly base: BaseOptions, private readonly opts: PlatformaticTransactionsOptions, private readonly log: Logger) {}
+  constructor(private readonly base: BaseOptions, private readonly opts: PlatformaticTransactionsOptions, private readonly log: Logger) {
+    this.group = new TransactionGroup(base, opts.groupId, opts.consumer);
+  }
 
   /**
    * Creates (and fences any zombie of) the producer of a newly assigned partition. Resolves once
@@ -152,8 +152,7 @@ export class PlatformaticTransactions implements Transactions {
     const all = [...this.txs.values()];
     this.txs.clear();
     await Promise.all(all.map((tx) => this.retire(tx)));
-    await this.lookup?.close().catch((err: Error) => this.log.warn({ err: errorMessage(err) }, 'closing the group coordinator lookup failed'));
-    this.lookup = null;
+    await this.group.close().catch((err: Error) => this.log.warn({ err: errorMessage(err) }, 'closing the group coordinator lookup failed'));
   }
 
   private createProducer(topic: string, partition: number): TxProducer {
@@ -206,7 +205,7 @@ export class PlatformaticTransactions implements Transactions {
         await tx.producer.initIdempotentProducer({ producerId: tx.producer.producerId!, producerEpoch: tx.producer.producerEpoch! });
         tx.reinit = false;
       }
-      const member = await this.groupMember();
+      const member = await this.group.member();
       tx.openTouched = true;
       // Byte-bounded requests: after a restart into a backlog, one interval's staged prefix can
       // exceed the broker's message.max.bytes, and as one request it would fail forever.
@@ -217,7 +216,7 @@ export class PlatformaticTransactions implements Transactions {
       }
       // addConsumer reads only the group id.
       await t.addConsumer(member as unknown as Consumer);
-      await t.addOffset(offsetMessage(tx.topic, tx.partition, offset, member));
+      await t.addOffset(this.group.offsetMessage(tx.topic, tx.partition, offset, member));
       tx.openCommit = true;
       await t.commit();
       tx.open = null;
@@ -261,19 +260,15 @@ export class PlatformaticTransactions implements Transactions {
       result.fenced.push({ topic: tx.topic, partition: tx.partition } satisfies TopicPartition);
       return;
     }
-    result.failed.push(err);
-  }
-
-  /** The group coordinator and, with a consumer, this member's generation (KIP-447). */
-  private async groupMember(): Promise<GroupMember> {
-    const c = this.opts.consumer?.();
-    if (c) {
-      if (!c.memberId) throw new NotGroupMemberError(`consumer of group ${c.groupId} is not a member right now (joining); offsets are committed once it is`);
-      const coordinatorId = c.coordinatorId ?? (await c.findGroupCoordinator());
-      return { groupId: c.groupId, memberId: c.memberId, generationId: c.generationId, coordinatorId };
+    if (isRebalanceError(err) || err instanceof NotGroupMemberError) {
+      // The group coordinator refused the offsets of this member's generation (KIP-447): the
+      // group is rebalancing. Expected around every rebalance, so not counted against
+      // MAX_FAILURES (kafkajs, sending no generation, never meets it): the records stay pending
+      // and go with the next commit, under the new generation, unless the partition is revoked.
+      this.log.info({ topic: tx.topic, partition: tx.partition, err: kafkaErrorNames(err).join(', ') || errorMessage(err) }, 'offsets refused while the group rebalances; retried at the next commit');
+      return;
     }
-    this.lookup ??= new Consumer({ ...this.base, groupId: this.opts.groupId });
-    return { groupId: this.opts.groupId, memberId: '', generationId: -1, coordinatorId: await this.lookup.findGroupCoordinator() };
+    result.failed.push(new TransactionFailedError(tx.topic, tx.partition, err));
   }
 
   /** Closes a dropped partition's producer once its commit under way (if any) has ended. */
@@ -286,23 +281,4 @@ export class PlatformaticTransactions implements Transactions {
     await tx.ready.catch(noop); // its failure was logged where it happened
     await tx.producer.close().catch(warn('closing a transactional producer failed'));
   }
-}
-
-interface GroupMember {
-  groupId: string;
-  memberId: string;
-  generationId: number;
-  coordinatorId: number;
-}
-
-/**
- * The "consumed message" @platformatic/kafka's addOffset turns into TxnOffsetCommit: it commits
- * message.offset + 1 (so `next - 1`) to metadata.consumer's group at its coordinator, with that
- * consumer's generation and member id. 1.35 sends both (TxnOffsetCommit v3+, KIP-447): the group
- * coordinator rejects the offsets of a member of an older generation (ILLEGAL_GENERATION /
- * UNKNOWN_MEMBER_ID: the transaction fails and is retried with the new generation; a partition
- * lost in that rebalance is revoked first). Generation -1 and member '' skip that check (no consumer given).
- */
-function offsetMessage(topic: string, partition: number, next: number, member: GroupMember): Message {
-  return { topic, partition, offset: BigInt(next) - 1n, metadata: { consumer: member } } as unknown as Message;
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import type * as KafkaJS from 'kafkajs';
 import { MultipleErrors, ProtocolError, ResponseError, UserError } from '@platformatic/kafka';
-import { isFencedError, isInvalidTxnStateError } from '../../src/kafka/kafka-errors.js';
+import { isFencedError, isInvalidTxnStateError, isRebalanceError, kafkaErrorNames } from '../../src/kafka/kafka-errors.js';
 
 const require = createRequire(import.meta.url);
 const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode: (code: number) => KafkaJS.KafkaJSProtocolError };
@@ -68,5 +68,25 @@ describe('isInvalidTxnStateError', () => {
     assert.equal(isInvalidTxnStateError(new MultipleErrors('endTransaction failed 1 times.', [platformaticResponse(48)])), true);
     assert.equal(isInvalidTxnStateError(platformaticResponse(90)), false);
     assert.equal(isInvalidTxnStateError(kafkajsError(47)), false);
+  });
+});
+
+describe('isRebalanceError', () => {
+  test('the group refusing offsets of a generation: ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS', () => {
+    for (const code of [22, 25, 27]) {
+      assert.equal(isRebalanceError(kafkajsError(code)), true, `kafkajs ${code}`);
+      assert.equal(isRebalanceError(new MultipleErrors('commit failed 1 times.', [new ResponseError(28, 4, { '/topics/0/partitions/0': [code, null] }, {})])), true, `platformatic ${code}`);
+    }
+    assert.equal(isRebalanceError(platformaticResponse(90)), false);
+    assert.equal(isRebalanceError(kafkajsError(47)), false);
+  });
+});
+
+describe('kafkaErrorNames', () => {
+  test("every Kafka error name along the chain, once: what the clients' own messages leave out", () => {
+    const e = new Error('transaction failed', { cause: new MultipleErrors('commit failed 3 times.', [platformaticResponse(51), platformaticResponse(51), platformaticResponse(47)]) });
+    assert.deepEqual(kafkaErrorNames(e), ['CONCURRENT_TRANSACTIONS', 'INVALID_PRODUCER_EPOCH']);
+    assert.deepEqual(kafkaErrorNames(new KafkaJSNumberOfRetriesExceeded(kafkajsError(6), { retryCount: 1, retryTime: 1 })), ['NOT_LEADER_FOR_PARTITION']);
+    assert.deepEqual(kafkaErrorNames(new Error('plain')), []);
   });
 });
