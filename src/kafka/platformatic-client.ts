@@ -3,8 +3,9 @@
 // (consumer, fetch connections, producers, transactional producers) starts from these options.
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import type { BaseOptions, SASLMechanismValue } from '@platformatic/kafka';
+import { Admin, type BaseOptions, type SASLMechanismValue } from '@platformatic/kafka';
 import type { Config } from '../config/config.js';
+import { ScorestreamError } from '../shared/errors.js';
 import { murmur2 } from './murmur2.js';
 
 /** The subset of the Config the client options come from (a plain object in tests). */
@@ -94,4 +95,39 @@ export const OUTPUT_SERIALIZERS = { key: toBuffer, value: toBuffer, headerKey: t
 export function javaCompatiblePartitioner(): (message: unknown, key: Buffer | undefined) => number {
   let next = 0;
   return (_message, key) => (key ? murmur2(key) & 0x7fffffff : (next = (next + 1) & 0x7fffffff));
+}
+
+/** The broker refused the SASL credentials. */
+export class KafkaAuthenticationError extends ScorestreamError {}
+
+/** The library's AuthenticationError anywhere in `err`'s chain (it nests them in `errors` and `cause`). */
+export function findAuthenticationError(err: unknown, depth = 0): Error | null {
+  if (!err || typeof err !== 'object' || depth > 8) return null;
+  const e = err as { code?: string; errors?: unknown[]; cause?: unknown };
+  if (e.code === 'PLT_KFK_AUTHENTICATION') return err as Error;
+  for (const x of e.errors ?? []) {
+    const found = findAuthenticationError(x, depth + 1);
+    if (found) return found;
+  }
+  return findAuthenticationError(e.cause, depth + 1);
+}
+
+/**
+ * With SASL: one connection attempt, so wrong credentials fail the start at once with one clear
+ * line, as with kafkajs. The library wraps the refusal in a retriable connection error and
+ * retries it through its whole policy (~30 s), then reports "initProducerId failed 11 times".
+ * Any other failure here is left to the clients' own retries.
+ */
+export async function checkPlatformaticCredentials(c: PlatformaticSettings): Promise<void> {
+  if (c.kafkaSaslMechanism === 'none') return;
+  const admin = new Admin({ ...platformaticBaseOptions(c), retries: 0 });
+  try {
+    await admin.listTopics();
+  } catch (err) {
+    if (findAuthenticationError(err)) {
+      throw new KafkaAuthenticationError(`SASL ${c.kafkaSaslMechanism} authentication failed for user "${c.kafkaSaslUsername}" at ${c.kafkaBrokers}: the broker refused the credentials (KAFKA_SASL_USERNAME and the password)`, { cause: err });
+    }
+  } finally {
+    await admin.close();
+  }
 }

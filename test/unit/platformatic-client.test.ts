@@ -7,11 +7,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Partitioners } from 'kafkajs';
-import { murmur2 as libraryMurmur2 } from '@platformatic/kafka';
+import { AuthenticationError, MultipleErrors, NetworkError, murmur2 as libraryMurmur2 } from '@platformatic/kafka';
 import fc from 'fast-check';
 import { parseConfig } from '../../src/config/config.js';
 import { murmur2, keyPartition } from '../../src/kafka/murmur2.js';
-import { OUTPUT_SERIALIZERS, javaCompatiblePartitioner, platformaticBaseOptions, retryDelayMs } from '../../src/kafka/platformatic-client.js';
+import { OUTPUT_SERIALIZERS, findAuthenticationError, javaCompatiblePartitioner, platformaticBaseOptions, retryDelayMs } from '../../src/kafka/platformatic-client.js';
 
 const settings = (env: Record<string, string>) => parseConfig([], { KAFKA_BROKERS: 'a:9092,b:9093', ...env }).config;
 
@@ -96,4 +96,12 @@ test('records without a key are spread round robin; serializers turn strings int
   assert.equal(OUTPUT_SERIALIZERS.key(null), undefined);
   const b = Buffer.from('x');
   assert.equal(OUTPUT_SERIALIZERS.value(b), b);
+});
+
+test('a SASL refusal is found where the library nests it (a retriable connection error\'s cause, inside retries)', () => {
+  const auth = new AuthenticationError('SASL authentication failed.');
+  const nested = new MultipleErrors('initProducerId failed 11 times.', [new MultipleErrors('Cannot connect to any broker.', [new NetworkError('Connection to b:9094 failed.', { cause: auth })])]);
+  assert.equal(findAuthenticationError(nested), auth);
+  assert.equal(findAuthenticationError(new MultipleErrors('x', [new NetworkError('refused')])), null);
+  assert.equal(findAuthenticationError(undefined), null);
 });
