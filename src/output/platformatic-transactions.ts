@@ -55,6 +55,8 @@ interface PartitionTx {
   /** The offset to commit with them; -1 when nothing is pending. */
   retryOffset: number;
   fenced: boolean;
+  /** Dropped (revoked, fenced, closed): no transaction is started for it any more. */
+  dropped: boolean;
   /** A transaction begun but not known to be ended: ended as intended before the next one begins. */
   open: Transaction | null;
   /** Its commit was requested: its outcome is unknown, so it is committed again, never aborted. */
@@ -109,7 +111,7 @@ export class PlatformaticTransactions implements Transactions {
     // check) answers with PRODUCER_FENCED for any transactional id used before, e.g. by the
     // previous owner. cancel() ends the empty transaction locally: nothing reached the broker.
     const ready = producer.beginTransaction({ producerId: -1n, producerEpoch: -1 }).then((t) => t.cancel());
-    const tx: PartitionTx = { topic, partition, producer, ready, retry: [], retryOffset: -1, fenced: false, open: null, openCommit: false, openTouched: false, openCount: 0, openOffset: -1, reinit: false, busy: Promise.resolve() };
+    const tx: PartitionTx = { topic, partition, producer, ready, retry: [], retryOffset: -1, fenced: false, dropped: false, open: null, openCommit: false, openTouched: false, openCount: 0, openOffset: -1, reinit: false, busy: Promise.resolve() };
     tx.ready.catch((err: Error) => this.log.error({ err: errorMessage(err), topic, partition }, 'transactional producer failed to initialise'));
     this.txs.set(key, tx);
     return tx.ready;
@@ -121,6 +123,7 @@ export class PlatformaticTransactions implements Transactions {
     const tx = this.txs.get(key);
     if (!tx) return;
     this.txs.delete(key);
+    tx.dropped = true;
     void this.retire(tx);
   }
 
@@ -151,6 +154,7 @@ export class PlatformaticTransactions implements Transactions {
   async close(): Promise<void> {
     const all = [...this.txs.values()];
     this.txs.clear();
+    for (const tx of all) tx.dropped = true;
     await Promise.all(all.map((tx) => this.retire(tx)));
     await this.group.close().catch((err: Error) => this.log.warn({ err: errorMessage(err) }, 'closing the group coordinator lookup failed'));
   }
@@ -178,6 +182,9 @@ export class PlatformaticTransactions implements Transactions {
     if (e.payloads.length) tx.retry = tx.retry.length ? tx.retry.concat(e.payloads) : e.payloads;
     tx.retryOffset = Math.max(tx.retryOffset, e.offset);
     await tx.ready;
+    // Revoked meanwhile: a transaction already under way ends (the next owner's InitProducerId
+    // waits for it or aborts it), but none starts.
+    if (tx.dropped) return;
     if (tx.open && (await this.settle(tx))) {
       // The previous transaction, whose commit had failed, did commit after all.
       result.committed += tx.openCount;
@@ -189,6 +196,7 @@ export class PlatformaticTransactions implements Transactions {
     }
     const records = tx.retry;
     const offset = tx.retryOffset;
+    if (tx.dropped) return;
     await this.transaction(tx, records, offset);
     result.committed += records.length;
     tx.retry = [];
