@@ -5,7 +5,7 @@ import { MemoryFeatureStore } from '../features/memory-feature-store.js';
 import { RedisFeatureStore, redactUrl } from '../features/redis-feature-store.js';
 import { loadFeatureSet } from '../features/feature-set.js';
 import { createKafka, transactionRetry } from '../kafka/kafka-client.js';
-import { checkPlatformaticCredentials, platformaticBaseOptions, retryDelayMs } from '../kafka/platformatic-client.js';
+import { checkPlatformaticConnection, platformaticBaseOptions, retryDelayMs } from '../kafka/platformatic-client.js';
 import type { Logger } from '../ops/logger.js';
 import { KafkaSink } from '../output/kafka-sink.js';
 import { PlatformaticSink } from '../output/platformatic-sink.js';
@@ -51,7 +51,7 @@ export async function buildParts(c: Config, log: Logger): Promise<EngineParts> {
 
 /** KAFKA_CLIENT=platformatic: the same seams on @platformatic/kafka (the source's group member serves the transactions' KIP-447 offsets). */
 async function buildPlatformaticParts(c: Config, log: Logger, featureStore: FeatureStore, sourceOpts: KafkaSourceOptions): Promise<EngineParts> {
-  await checkPlatformaticCredentials(c);
+  await checkPlatformaticConnection(c);
   const client = platformaticBaseOptions(c);
   const source = new PlatformaticSource({ ...sourceOpts, client, retryDelayMs: (attempt) => retryDelayMs(c, attempt) }, log);
   if (c.guarantee === 'exactly-once') {

@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Admin, type BaseOptions, type SASLMechanismValue } from '@platformatic/kafka';
 import type { Config } from '../config/config.js';
-import { ScorestreamError } from '../shared/errors.js';
+import { ScorestreamError, errorMessage } from '../shared/errors.js';
 import { murmur2 } from './murmur2.js';
+import { explainTlsError, type TlsNames } from './tls-socket.js';
 
 /** The subset of the Config the client options come from (a plain object in tests). */
 export type PlatformaticSettings = Pick<
@@ -112,22 +113,52 @@ export function findAuthenticationError(err: unknown, depth = 0): Error | null {
   return findAuthenticationError(e.cause, depth + 1);
 }
 
+/** The broker refused the TLS handshake, or its certificate is not trusted (explainTlsError's reasons). */
+export class KafkaTlsError extends ScorestreamError {}
+
+/** A TLS failure explainTlsError has words for, anywhere in `err`'s chain, explained. */
+function findTlsError(err: unknown, broker: string, names: TlsNames, depth = 0): Error | null {
+  if (!err || typeof err !== 'object' || depth > 8) return null;
+  const e = err as Error & { code?: unknown; errors?: unknown[]; cause?: unknown };
+  if (typeof e.code === 'string' && !e.code.startsWith('PLT_KFK_')) {
+    const explained = explainTlsError(e as Error & { code: string }, broker, names);
+    if (explained !== e) return explained;
+  }
+  for (const x of e.errors ?? []) {
+    const found = findTlsError(x, broker, names, depth + 1);
+    if (found) return found;
+  }
+  return findTlsError(e.cause, broker, names, depth + 1);
+}
+
 /**
- * With SASL: one connection attempt, so wrong credentials fail the start at once with one clear
- * line, as with kafkajs. The library wraps the refusal in a retriable connection error and
- * retries it through its whole policy (~30 s), then reports "initProducerId failed 11 times".
- * Any other failure here is left to the clients' own retries.
+ * With SASL or TLS: one connection attempt per bootstrap broker until one answers, so wrong
+ * credentials or an untrusted certificate fail the start at once with one clear line, as with
+ * kafkajs. The library wraps such a refusal in a retriable connection error and retries it
+ * through its whole policy (~30 s), then reports only "initProducerId failed 11 times.". Any
+ * other failure here (a broker not up yet) is left to the clients' own retries.
  */
-export async function checkPlatformaticCredentials(c: PlatformaticSettings): Promise<void> {
-  if (c.kafkaSaslMechanism === 'none') return;
-  const admin = new Admin({ ...platformaticBaseOptions(c), retries: 0 });
-  try {
-    await admin.listTopics();
-  } catch (err) {
-    if (findAuthenticationError(err)) {
-      throw new KafkaAuthenticationError(`SASL ${c.kafkaSaslMechanism} authentication failed for user "${c.kafkaSaslUsername}" at ${c.kafkaBrokers}: the broker refused the credentials (KAFKA_SASL_USERNAME and the password)`, { cause: err });
+export async function checkPlatformaticConnection(c: PlatformaticSettings): Promise<void> {
+  if (c.kafkaSaslMechanism === 'none' && !c.kafkaSsl) return;
+  for (const broker of c.kafkaBrokers.split(',')) {
+    const admin = new Admin({ ...platformaticBaseOptions(c), bootstrapBrokers: [broker], retries: 0 });
+    // A broker that wants a client certificate refuses it after the client's side of the
+    // handshake: the alert reaches the connection's 'error' event, and the request only sees
+    // "Connection closed".
+    const socketErrors: unknown[] = [];
+    admin.connections.on('connect', ({ connection }: { connection: { on(ev: 'error', fn: (e: unknown) => void): unknown } }) => connection.on('error', (e) => socketErrors.push(e)));
+    try {
+      await admin.listTopics();
+      return;
+    } catch (caught) {
+      const err = socketErrors.length ? new AggregateError([caught, ...socketErrors], errorMessage(caught)) : caught;
+      if (findAuthenticationError(err)) {
+        throw new KafkaAuthenticationError(`SASL ${c.kafkaSaslMechanism} authentication failed for user "${c.kafkaSaslUsername}" at ${broker}: the broker refused the credentials (KAFKA_SASL_USERNAME and the password)`, { cause: err });
+      }
+      const tls = findTlsError(err, broker, { caFile: c.kafkaSslCaFile, certFile: c.kafkaSslCertFile });
+      if (tls) throw new KafkaTlsError(tls.message, { cause: err });
+    } finally {
+      await admin.close();
     }
-  } finally {
-    await admin.close();
   }
 }
