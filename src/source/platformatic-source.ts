@@ -22,6 +22,7 @@ const FAILURES_PER_RESTART = 10;
 /** Bytes per fetch response over all partitions (kafkajs's maxBytes default). */
 const MAX_BYTES = 10 * 1024 * 1024;
 const OFFSET_OUT_OF_RANGE = 1;
+const FULL_FETCH_EPOCH = -1;
 
 /** One assigned partition: where its next fetch starts. A new object per assignment, so a stale response never matches. */
 interface Part {
@@ -228,7 +229,9 @@ export class PlatformaticSource implements Source {
       if (err) return failed(err);
       this.consumer[kGetApi]('Fetch', (err2, api) => {
         if (err2) return failed(err2);
-        (api as unknown as FetchApi)(conn!, maxWaitMs, minBytes, MAX_BYTES, FetchIsolationLevels.READ_COMMITTED, 0, 0, request, [], '', (err3, res) => {
+        // Session id 0, epoch -1: a full fetch that opens no incremental fetch session (KIP-227;
+        // epoch 0 would make the broker create a session per request, never used again).
+        (api as unknown as FetchApi)(conn!, maxWaitMs, minBytes, MAX_BYTES, FetchIsolationLevels.READ_COMMITTED, 0, FULL_FETCH_EPOCH, request, [], '', (err3, res) => {
           this.inflight.delete(node);
           // A response with a partition-level error arrives as the error, carrying the response.
           const response = res ?? (err3 as { response?: FetchResponse } | null)?.response;
