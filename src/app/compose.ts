@@ -5,15 +5,19 @@ import { MemoryFeatureStore } from '../features/memory-feature-store.js';
 import { RedisFeatureStore, redactUrl } from '../features/redis-feature-store.js';
 import { loadFeatureSet } from '../features/feature-set.js';
 import { createKafka, transactionRetry } from '../kafka/kafka-client.js';
+import { checkPlatformaticConnection, platformaticBaseOptions, retryDelayMs } from '../kafka/platformatic-client.js';
 import type { Logger } from '../ops/logger.js';
 import { KafkaSink } from '../output/kafka-sink.js';
+import { PlatformaticSink } from '../output/platformatic-sink.js';
+import { PlatformaticTransactions, type TransactionRetry } from '../output/platformatic-transactions.js';
 import { StreamSink } from '../output/stream-sink.js';
 import { TransactionalOutput } from '../output/transactional-output.js';
 import { FailureRateLimiter } from '../shared/backoff.js';
 import { errorMessage } from '../shared/errors.js';
 import { FileSource } from '../source/file-source.js';
 import { GeneratorSource } from '../source/generator-source.js';
-import { KafkaSource, fetchBytesPerPartition } from '../source/kafka-source.js';
+import { KafkaSource, fetchBytesPerPartition, type KafkaSourceOptions } from '../source/kafka-source.js';
+import { PlatformaticSource } from '../source/platformatic-source.js';
 import type { Source } from '../source/source.js';
 import type { EngineParts } from './engine.js';
 
@@ -31,17 +35,30 @@ export async function buildParts(c: Config, log: Logger): Promise<EngineParts> {
     return { source, featureStore, output: { kind: 'acked', sink: new StreamSink(c.outputTopic, c.output, c.dlqOutput) } };
   }
 
-  const kafka = createKafka(c, log);
   const restarts = new FailureRateLimiter(c.maxFailures, c.failureWindowMs);
-  const source = new KafkaSource(
-    kafka,
-    { groupId: c.groupId, topic: c.inputTopic, allowRestart: () => !restarts.record(), maxBytesPerPartition: fetchBytesPerPartition(c.maxInFlightPerPartition), fetchMaxWaitMs: c.fetchMaxWaitMs, fetchMinBytes: c.fetchMinBytes, fetchIdleMaxWaitMs: c.fetchIdleMaxWaitMs },
-    log,
-  );
+  const sourceOpts = { groupId: c.groupId, topic: c.inputTopic, allowRestart: () => !restarts.record(), maxBytesPerPartition: fetchBytesPerPartition(c.maxInFlightPerPartition), fetchMaxWaitMs: c.fetchMaxWaitMs, fetchMinBytes: c.fetchMinBytes, fetchIdleMaxWaitMs: c.fetchIdleMaxWaitMs };
+  if (c.kafkaClient === 'platformatic') return buildPlatformaticParts(c, log, featureStore, sourceOpts);
+
+  const kafka = createKafka(c, log);
+  const source = new KafkaSource(kafka, sourceOpts, log);
   if (c.guarantee === 'exactly-once') {
     return { source, featureStore, output: { kind: 'transactional', tx: new TransactionalOutput(kafka, { transactionalIdPrefix: c.transactionalIdPrefix, groupId: c.groupId, retry: transactionRetry(c) }, log) } };
   }
   const sink = new KafkaSink(kafka);
+  await sink.connect();
+  return { source, featureStore, output: { kind: 'acked', sink } };
+}
+
+/** KAFKA_CLIENT=platformatic: the same seams on @platformatic/kafka (the source's group member serves the transactions' KIP-447 offsets). */
+async function buildPlatformaticParts(c: Config, log: Logger, featureStore: FeatureStore, sourceOpts: KafkaSourceOptions): Promise<EngineParts> {
+  await checkPlatformaticConnection(c);
+  const client = platformaticBaseOptions(c);
+  const source = new PlatformaticSource({ ...sourceOpts, client, retryDelayMs: (attempt) => retryDelayMs(c, attempt) }, log);
+  if (c.guarantee === 'exactly-once') {
+    const tx = new PlatformaticTransactions(client, { transactionalIdPrefix: c.transactionalIdPrefix, groupId: c.groupId, consumer: () => source.consumer, retry: transactionRetry(c) as TransactionRetry }, log);
+    return { source, featureStore, output: { kind: 'transactional', tx } };
+  }
+  const sink = new PlatformaticSink(c);
   await sink.connect();
   return { source, featureStore, output: { kind: 'acked', sink } };
 }

@@ -1,14 +1,13 @@
 import { AtLeastOnceOutput } from '../output/at-least-once.js';
-import { ExactlyOnceOutput } from '../output/exactly-once.js';
+import { ExactlyOnceOutput, type Transactions } from '../output/exactly-once.js';
 import type { OutputContext, OutputStrategy } from '../output/output-strategy.js';
 import type { Sink } from '../output/sink.js';
-import type { TransactionalOutput } from '../output/transactional-output.js';
 import type { FeatureStore } from '../features/feature-store.js';
 import type { Source } from '../source/source.js';
 import { GROUP_SESSION_TIMEOUT_MS } from '../source/kafka-source.js';
 
 /** The output the composition root built: a sink (acknowledged writes) or per-partition transactions. */
-export type EngineOutput = { kind: 'acked'; sink: Sink } | { kind: 'transactional'; tx: TransactionalOutput };
+export type EngineOutput = { kind: 'acked'; sink: Sink } | { kind: 'transactional'; tx: Transactions };
 
 /** The seams the composition root chose (see compose.ts). */
 export interface EngineParts {
