@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Runtime } from './target-process.js';
 
-export const SCENARIOS = ['rate-sweep', 'baselines', 'cpu-scaling', 'inference', 'micro-batching', 'exactly-once', 'multi-process'] as const;
+export const SCENARIOS = ['rate-sweep', 'baselines', 'cpu-scaling', 'inference', 'micro-batching', 'exactly-once', 'kafka-client', 'multi-process'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {

@@ -114,6 +114,12 @@ function summaryLines(r: Results): string[] {
   const sc = r.cpu_scaling as { points?: ScalingPoint[] } | null;
   for (const p of sc?.points ?? []) lines.push(`cpu-scaling ${p.model}, ${p.workers} worker(s): drain ${int(p.drain_eps)}/s, p99 @1000/s ${n(p.p99_ms_at_rate, 2)} ms`);
   lines.push(...amdahlLines(r));
+  const kc = r.kafka_client;
+  if (kc) {
+    for (const [name, f] of [['kafkajs (default)', kc.kafkajs], ['@platformatic/kafka (KAFKA_CLIENT=platformatic)', kc.platformatic]] as const) {
+      lines.push(`engine on ${name}: max ${int(f.max_sustainable_eps)}/s, p50/p99 at 1,000/s ${n(f.p50_ms_at_1000eps, 2)}/${n(f.p99_ms_at_1000eps, 2)} ms, p99 at ${int(f.near_5000?.rate)}/s ${n(f.near_5000?.p99_ms, 2)} ms; exactly-once max ${int(f.exactly_once_max_eps)}/s, p99 at 1,000/s ${n(f.exactly_once_p99_ms_at_1000eps, 2)} ms; drain (${kc.workers} workers) ${int(f.drain_eps)}/s at ${n(f.drain_engine_us_per_event)} µs engine CPU per event (main thread ${n(f.drain_main_us_per_event)})`);
+    }
+  }
   for (const m of r.multi_process?.results ?? []) {
     lines.push(`${m.processes} engine process(es) × ${m.workers_per_process} worker(s): max ${int(m.max_throughput_eps)}/s (per process ${m.per_process_eps.join(' / ')}), p99 ${n(m.latency.p99_ms, 2)} ms at ${int(m.latency_rate_eps)}/s, machine CPU ${n(m.cpu_pct.machine)}%`);
   }

@@ -61,6 +61,19 @@ export interface SweepSummary {
   rates: number[];
 }
 
+export interface KafkaClientFigures {
+  max_sustainable_eps: number | null;
+  p50_ms_at_1000eps: number | null;
+  p99_ms_at_1000eps: number | null;
+  /** The step run nearest 5,000 events/s (ladder rates are not round). */
+  near_5000: { rate: number; p99_ms: number } | null;
+  exactly_once_max_eps: number | null;
+  exactly_once_p99_ms_at_1000eps: number | null;
+  drain_eps: number | null;
+  drain_engine_us_per_event: number | null;
+  drain_main_us_per_event: number | null;
+}
+
 export interface Summary {
   /** The median over the default configuration's runs. */
   max_sustainable_eps: number | null;
@@ -114,6 +127,8 @@ export interface Results {
     max_sustainable_eps: { min: number; median: number; max: number; spread_pct: number } | null;
     p99_ms_at_1000eps: { min: number; median: number; max: number; spread_pct: number } | null;
   };
+  /** The engine on each Kafka client, same run (the kafka-client scenario; kafkajs figures from rate-sweep, exactly-once, cpu-scaling). */
+  kafka_client?: { workers: number; platformatic: KafkaClientFigures; kafkajs: KafkaClientFigures } | null;
   /** 1, 2, 3 engine processes in one consumer group (bench/multi-process.ts). */
   multi_process?: { machine: Record<string, unknown>; results: ProcessCountResult[] } | null;
   summary: Summary;

@@ -57,8 +57,8 @@ function ladder(ctx: BenchContext, quickRates: number[], seed?: number): LadderO
   return seed ? { ...base, skipBelow: seed * 0.5 } : base;
 }
 
-async function runSweep(ctx: BenchContext, key: string, name: string, kind: TargetKind, config: TargetConfig, l: LadderOptions): Promise<SweepResult> {
-  const spec: RunSpec = { kind, config, runtime: ctx.opts.runtime, partitions: ctx.opts.partitions, users: ctx.opts.users, harness: harnessSettings(ctx), nice: ctx.opts.nice, warmup: { rate: REFERENCE_RATE, ms: ctx.opts.quick ? 1000 : 3000 } };
+async function runSweep(ctx: BenchContext, key: string, name: string, kind: TargetKind, config: TargetConfig, l: LadderOptions, env?: Record<string, string>): Promise<SweepResult> {
+  const spec: RunSpec = { kind, config, runtime: ctx.opts.runtime, partitions: ctx.opts.partitions, users: ctx.opts.users, harness: harnessSettings(ctx), nice: ctx.opts.nice, warmup: { rate: REFERENCE_RATE, ms: ctx.opts.quick ? 1000 : 3000 }, env };
   const label = `${name}${key.includes('#') ? ` ${key.slice(key.indexOf('#'))}` : ''} ${describe(kind, config)}`;
   let rate = 0;
   let stepStart = Date.now();
@@ -284,6 +284,64 @@ async function exactlyOnce(ctx: BenchContext): Promise<void> {
   await runSweep(ctx, 'exactly-once', 'exactly-once', 'engine', { ...DEFAULT_CONFIG, guarantee: 'exactly-once' }, ladder(ctx, [1000]));
 }
 
+/** The step nearest `rate` among those run (the ladder's rates are not round). */
+function stepNear(s: SweepResult | undefined, rate: number): StepResult | undefined {
+  return s?.steps.filter((x) => x.held || x.target_rate <= rate).sort((a, b) => Math.abs(a.target_rate - rate) - Math.abs(b.target_rate - rate))[0];
+}
+
+/** What one Kafka client's engine showed in this run: the figures issue 13 sets targets for. */
+function clientFigures(alo: SweepResult | undefined, eos: SweepResult | undefined, drainPoint: ScalingPoint | undefined) {
+  const at1000 = stepAt(alo);
+  const near5000 = stepNear(alo, 5000);
+  return {
+    max_sustainable_eps: alo ? alo.max_sustainable_eps : null,
+    p50_ms_at_1000eps: at1000?.latency.p50_ms ?? null,
+    p99_ms_at_1000eps: at1000?.latency.p99_ms ?? null,
+    near_5000: near5000 ? { rate: near5000.target_rate, p99_ms: near5000.latency.p99_ms } : null,
+    exactly_once_max_eps: eos ? eos.max_sustainable_eps : null,
+    exactly_once_p99_ms_at_1000eps: stepAt(eos)?.latency.p99_ms ?? null,
+    drain_eps: drainPoint?.drain_eps ?? null,
+    drain_engine_us_per_event: drainPoint?.drain_cpu?.engine_us_per_event ?? null,
+    drain_main_us_per_event: drainPoint?.drain_cpu?.main_us_per_event ?? null,
+  };
+}
+
+/**
+ * The engine on its opt-in Kafka client (KAFKA_CLIENT=platformatic), in the same run and on the
+ * same ladders as the default one: at-least-once and exactly-once sweeps and the backlog drain
+ * (cpu-scaling's default-model point with the default worker count, same pinning). Side by side
+ * with kafkajs's figures from this run's rate-sweep, exactly-once and cpu-scaling scenarios.
+ */
+async function kafkaClient(ctx: BenchContext): Promise<void> {
+  const env = { KAFKA_CLIENT: 'platformatic' };
+  const seed = ctx.sweeps.get('rate-sweep')?.max_sustainable_eps;
+  const alo = await runSweep(ctx, 'kafka-client:platformatic', 'kafka-client-platformatic', 'engine', DEFAULT_CONFIG, ladder(ctx, [1000, 2000], seed), env);
+  const eos = await runSweep(ctx, 'kafka-client:platformatic:exactly-once', 'kafka-client-platformatic-exactly-once', 'engine', { ...DEFAULT_CONFIG, guarantee: 'exactly-once' }, ladder(ctx, [1000]), env);
+  const layout = cpuLayout();
+  const workers = DEFAULT_CONFIG.workers ?? 1;
+  const unpin = pinServices(layout);
+  let drainPoint: ScalingPoint;
+  try {
+    ctx.progress.status(`kafka-client: platformatic, ${workers} worker(s): draining ${ctx.opts.backlog} events`);
+    drainPoint = await scalingPoint(
+      { runtime: ctx.opts.runtime, partitions: ctx.opts.partitions, users: ctx.opts.users, harness: harnessSettings(ctx), backlog: ctx.opts.backlog, fixedRate: REFERENCE_RATE, stepMs: ctx.opts.quick ? 1500 : 10_000, layout, nice: ctx.opts.nice, base: DEFAULT_CONFIG, log: (l) => ctx.progress.line(l) },
+      'default (100 trees), KAFKA_CLIENT=platformatic',
+      env,
+      workers,
+    );
+  } finally {
+    unpin();
+  }
+  ctx.progress.line(`kafka-client platformatic, ${workers} worker(s): drain ${drainPoint.drain_eps ?? '-'}/s, engine ${drainPoint.drain_cpu?.engine_us_per_event ?? '-'} us/event${drainPoint.error ? `; FAILED: ${drainPoint.error.slice(0, 300)}` : ''}`);
+  const points = (ctx.results.cpu_scaling as { points?: ScalingPoint[] } | null)?.points ?? [];
+  const kafkajsDrain = points.find((p) => p.model.startsWith('default') && p.workers === workers);
+  ctx.results.kafka_client = {
+    workers,
+    platformatic: clientFigures(alo, eos, drainPoint),
+    kafkajs: clientFigures(ctx.sweeps.get('rate-sweep'), ctx.sweeps.get('exactly-once'), kafkajsDrain),
+  };
+}
+
 /** Issue 7's scale-out: 1, 2 and 3 engine processes sharing one topic through the consumer group. */
 async function multiProcess(ctx: BenchContext): Promise<void> {
   ctx.progress.status('multi-process: 1, 2, 3 engine processes in one group');
@@ -304,6 +362,7 @@ export const SCENARIO_ORDER: [ScenarioName, (ctx: BenchContext) => Promise<void>
   ['exactly-once', exactlyOnce],
   ['baselines', baselines],
   ['cpu-scaling', cpuScaling],
+  ['kafka-client', kafkaClient],
   ['micro-batching', microBatching],
   ['multi-process', multiProcess],
 ];
