@@ -9,7 +9,7 @@ import { checkPlatformaticConnection, platformaticBaseOptions, retryDelayMs } fr
 import type { Logger } from '../ops/logger.js';
 import { KafkaSink } from '../output/kafka-sink.js';
 import { PlatformaticSink } from '../output/platformatic-sink.js';
-import { PlatformaticTransactions, type TransactionRetry } from '../output/platformatic-transactions.js';
+import { PlatformaticTransactions } from '../output/platformatic-transactions.js';
 import { StreamSink } from '../output/stream-sink.js';
 import { TransactionalOutput } from '../output/transactional-output.js';
 import { FailureRateLimiter } from '../shared/backoff.js';
@@ -55,7 +55,7 @@ async function buildPlatformaticParts(c: Config, log: Logger, featureStore: Feat
   const client = platformaticBaseOptions(c);
   const source = new PlatformaticSource({ ...sourceOpts, client, retryDelayMs: (attempt) => retryDelayMs(c, attempt) }, log);
   if (c.guarantee === 'exactly-once') {
-    const tx = new PlatformaticTransactions(client, { transactionalIdPrefix: c.transactionalIdPrefix, groupId: c.groupId, consumer: () => source.consumer, retry: transactionRetry(c) as TransactionRetry }, log);
+    const tx = new PlatformaticTransactions(client, { transactionalIdPrefix: c.transactionalIdPrefix, groupId: c.groupId, consumer: () => source.consumer, retry: transactionRetry(c) }, log);
     return { source, featureStore, output: { kind: 'transactional', tx } };
   }
   const sink = new PlatformaticSink(c);
