@@ -466,3 +466,17 @@ export async function engineDiagnostics(engine: { metrics(): Promise<string>; st
     .join('\n');
   return `engine metrics:\n${gauges}\nengine log (end):\n${engine.stderr().slice(-logChars)}`;
 }
+
+/** The longest time any input partition went without a new output record, within [from, to]. */
+export function longestStall(records: AuditRecord[], from: number, to: number): number {
+  const last = new Map<number, number>();
+  let worst = 0;
+  for (const r of records) {
+    if (r.receivedAt < from || r.receivedAt > to) continue;
+    const p = r.source.partition;
+    const prev = last.get(p) ?? from;
+    worst = Math.max(worst, r.receivedAt - prev);
+    last.set(p, r.receivedAt);
+  }
+  return worst;
+}
