@@ -315,10 +315,23 @@ function clientFigures(alo: SweepResult | undefined, eos: SweepResult | undefine
 async function kafkaClient(ctx: BenchContext): Promise<void> {
   const env = { KAFKA_CLIENT: 'platformatic' };
   // The rate-sweep's own ladder, not seeded by it: the same steps (1,000 … 5,300 …) on both clients.
-  const alo = await runSweep(ctx, 'kafka-client:platformatic', 'kafka-client-platformatic', 'engine', DEFAULT_CONFIG, ladder(ctx, [1000, 5000]), env);
+  const alo = await runSweep(ctx, 'kafka-client:platformatic', 'kafka-client-platformatic', 'engine', DEFAULT_CONFIG, ladder(ctx, [1000]), env);
   const eos = await runSweep(ctx, 'kafka-client:platformatic:exactly-once', 'kafka-client-platformatic-exactly-once', 'engine', { ...DEFAULT_CONFIG, guarantee: 'exactly-once' }, ladder(ctx, [1000]), env);
-  const layout = cpuLayout();
   const workers = DEFAULT_CONFIG.workers ?? 1;
+  const points = (ctx.results.cpu_scaling as { points?: ScalingPoint[] } | null)?.points ?? [];
+  const kafkajsDrain = points.find((p) => p.model.startsWith('default') && p.workers === workers);
+  // --quick (the suite's smoke run): the two sweeps' first step only, no drain.
+  const drainPoint = ctx.opts.quick ? undefined : await clientDrain(ctx, env, workers);
+  ctx.results.kafka_client = {
+    workers,
+    platformatic: clientFigures(alo, eos, drainPoint),
+    kafkajs: clientFigures(ctx.sweeps.get('rate-sweep'), ctx.sweeps.get('exactly-once'), kafkajsDrain),
+  };
+}
+
+/** cpu-scaling's default-model point (drain, then the fixed rate) for the engine with `env`, same pinning. */
+async function clientDrain(ctx: BenchContext, env: Record<string, string>, workers: number): Promise<ScalingPoint> {
+  const layout = cpuLayout();
   const unpin = pinServices(layout);
   let drainPoint: ScalingPoint;
   try {
@@ -333,13 +346,7 @@ async function kafkaClient(ctx: BenchContext): Promise<void> {
     unpin();
   }
   ctx.progress.line(`kafka-client platformatic, ${workers} worker(s): drain ${drainPoint.drain_eps ?? '-'}/s, engine ${drainPoint.drain_cpu?.engine_us_per_event ?? '-'} us/event${drainPoint.error ? `; FAILED: ${drainPoint.error.slice(0, 300)}` : ''}`);
-  const points = (ctx.results.cpu_scaling as { points?: ScalingPoint[] } | null)?.points ?? [];
-  const kafkajsDrain = points.find((p) => p.model.startsWith('default') && p.workers === workers);
-  ctx.results.kafka_client = {
-    workers,
-    platformatic: clientFigures(alo, eos, drainPoint),
-    kafkajs: clientFigures(ctx.sweeps.get('rate-sweep'), ctx.sweeps.get('exactly-once'), kafkajsDrain),
-  };
+  return drainPoint;
 }
 
 /** Issue 7's scale-out: 1, 2 and 3 engine processes sharing one topic through the consumer group. */
