@@ -1,6 +1,7 @@
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { registerAdaptiveFetch, unregisterAdaptiveFetch } from '../kafka/kafkajs-adaptive-fetch.js';
 import type { Logger } from '../ops/logger.js';
+import { waitForTopic } from './topic-wait.js';
 import type { RawRecord, Source, SourceHandlers, TopicPartition } from './source.js';
 
 export interface KafkaSourceOptions {
@@ -29,8 +30,6 @@ const METADATA_MAX_AGE_MS = 10_000;
  * back. 6 s (the broker's default group.min.session.timeout.ms) instead of 30 s makes that wait 6 s.
  */
 export const GROUP_SESSION_TIMEOUT_MS = 6000;
-/** While the input topic does not exist: how often to look again, and to say so. */
-const TOPIC_WAIT_MS = 3_000;
 
 /** Nominal size of one event record, for sizing fetches in events. */
 const NOMINAL_RECORD_BYTES = 128;
@@ -115,23 +114,10 @@ export class KafkaSource implements Source {
     });
   }
 
-  /**
-   * Returns once the input topic exists (or stop() was called). Subscribing to a missing topic
-   * fails after kafkajs's retries and would end the process; an engine deployed before its
-   * topic should start consuming when the topic appears.
-   */
+  /** Returns once the input topic exists (or stop() was called): see topic-wait.ts. */
   private async waitForTopic(): Promise<void> {
     const admin = await this.sharedAdmin();
-    const since = Date.now();
-    for (let waited = false; ; waited = true) {
-      if ((await admin.listTopics()).includes(this.opts.topic)) {
-        if (waited) this.log.info({ topic: this.opts.topic, waitedMs: Date.now() - since }, 'input topic exists; subscribing');
-        return;
-      }
-      if (this.stopped) return;
-      this.log.warn({ topic: this.opts.topic, waitingMs: Date.now() - since }, 'input topic does not exist yet; waiting for it to be created');
-      await new Promise((r) => setTimeout(r, TOPIC_WAIT_MS));
-    }
+    await waitForTopic(this.opts.topic, () => admin.listTopics(), () => this.stopped, this.log);
   }
 
   private sharedAdmin(): Promise<Admin> {

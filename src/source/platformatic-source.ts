@@ -1,5 +1,6 @@
 import { Admin, Consumer, FetchIsolationLevels, ListOffsetTimestamps, type BaseOptions, type ConsumerGroupJoinPayload } from '@platformatic/kafka';
 import type { Logger } from '../ops/logger.js';
+import { waitForTopic } from './topic-wait.js';
 import { errorMessage } from '../shared/errors.js';
 import { GROUP_SESSION_TIMEOUT_MS, type KafkaSourceOptions } from './kafka-source.js';
 import { FAILURES_PER_RESTART, METADATA_MAX_AGE_MS, PlatformaticFetcher } from './platformatic-fetcher.js';
@@ -13,7 +14,6 @@ export interface PlatformaticSourceOptions extends KafkaSourceOptions {
 }
 
 const REBALANCE_TIMEOUT_MS = 60_000;
-const TOPIC_WAIT_MS = 3_000;
 
 /**
  * The Kafka source on @platformatic/kafka (KAFKA_CLIENT=platformatic), behaving as KafkaSource
@@ -156,20 +156,11 @@ export class PlatformaticSource implements Source {
     await this.join().catch((err: Error) => this.h?.onFatal(err));
   }
 
-  /** As kafka-source.ts: returns once the input topic exists (or stop() was called), saying every few seconds that it waits. */
+  /** Returns once the input topic exists (or stop() was called): see topic-wait.ts. */
   private async waitForTopic(): Promise<void> {
     const admin = new Admin({ ...this.opts.client });
     try {
-      const since = Date.now();
-      for (let waited = false; ; waited = true) {
-        if ((await admin.listTopics()).includes(this.opts.topic)) {
-          if (waited) this.log.info({ topic: this.opts.topic, waitedMs: Date.now() - since }, 'input topic exists; subscribing');
-          return;
-        }
-        if (this.stopped) return;
-        this.log.warn({ topic: this.opts.topic, waitingMs: Date.now() - since }, 'input topic does not exist yet; waiting for it to be created');
-        await delay(TOPIC_WAIT_MS);
-      }
+      await waitForTopic(this.opts.topic, () => admin.listTopics(), () => this.stopped, this.log);
     } finally {
       await admin.close().catch((err: Error) => this.log.debug({ err: errorMessage(err) }, 'admin close failed'));
     }
