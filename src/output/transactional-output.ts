@@ -3,6 +3,7 @@ import { Partitioners, type Kafka, type Producer, type RetryOptions } from 'kafk
 import { toTopicMessages } from './kafka-sink.js';
 import type { Logger } from '../ops/logger.js';
 import { isFencedError } from '../kafka/kafka-errors.js';
+import { errorMessage } from '../shared/errors.js';
 import type { CommitEntry } from '../partitions/partition-offsets.js';
 import type { Transactions, TransactionsResult } from './exactly-once.js';
 import { tpKey, type TopicPartition } from '../source/source.js';
@@ -29,6 +30,17 @@ interface PartitionTx {
   retry: OutputRecord[];
   retryOffset: number;
   fenced: boolean;
+  /**
+   * The last transaction could not be ended: its EndTxn failed (the reply lost: the broker may
+   * have ended it) and kafkajs cannot send it again (its state machine stays in COMMITTING or
+   * ABORTING, and every later transaction() throws). The next commit replaces the producer, whose
+   * InitProducerId completes a commit the broker received and aborts anything else; for
+   * 'commit', the group's committed offset then tells whether the records were committed.
+   */
+  unsettled: 'commit' | 'abort' | null;
+  /** Records (the head of `retry`) and offset of the last transaction begun. */
+  openCount: number;
+  openOffset: number;
 }
 
 /**
@@ -52,6 +64,12 @@ export class TransactionalOutput implements Transactions {
     const key = tpKey(topic, partition);
     const existing = this.txs.get(key);
     if (existing && !existing.fenced) return existing.ready;
+    const tx: PartitionTx = { topic, partition, ...this.createProducer(topic, partition), retry: [], retryOffset: -1, fenced: false, unsettled: null, openCount: 0, openOffset: -1 };
+    this.txs.set(key, tx);
+    return tx.ready;
+  }
+
+  private createProducer(topic: string, partition: number): Pick<PartitionTx, 'producer' | 'ready'> {
     const producer = this.kafka.producer({
       transactionalId: `${this.opts.transactionalIdPrefix}-${topic}-${partition}`,
       idempotent: true,
@@ -67,10 +85,8 @@ export class TransactionalOutput implements Transactions {
       const t = await producer.transaction();
       await t.abort();
     });
-    const tx: PartitionTx = { topic, partition, producer, ready, retry: [], retryOffset: -1, fenced: false };
-    tx.ready.catch((err) => this.log.error({ err, partition }, 'transactional producer failed to connect'));
-    this.txs.set(key, tx);
-    return tx.ready;
+    ready.catch((err: Error) => this.log.error({ err: errorMessage(err), topic, partition }, 'transactional producer failed to connect'));
+    return { producer, ready };
   }
 
   /** Drops a revoked partition: its uncommitted records are never committed by this instance. */
@@ -79,14 +95,20 @@ export class TransactionalOutput implements Transactions {
     const tx = this.txs.get(key);
     if (!tx) return;
     this.txs.delete(key);
-    void tx.ready.then(() => tx.producer.disconnect()).catch(() => {});
+    void this.disconnect(tx.producer, tx.ready);
+  }
+
+  /** Disconnects a producer once its start has settled (a failed start was logged where it happened). */
+  private async disconnect(producer: Producer, ready: Promise<void>): Promise<void> {
+    await ready.catch(() => undefined);
+    await producer.disconnect().catch((err: Error) => this.log.warn({ err: errorMessage(err) }, 'disconnecting a transactional producer failed'));
   }
 
   /** Commits one transaction per partition with staged output. Failed ones are retried next time. */
   async commit(entries: CommitEntry<OutputRecord>[]): Promise<TransactionsResult> {
     const byKey = new Map(entries.map((e) => [tpKey(e.topic, e.partition), e]));
     // Partitions with only a pending retry commit too.
-    for (const [key, tx] of this.txs) if (!byKey.has(key) && tx.retry.length) byKey.set(key, { topic: tx.topic, partition: tx.partition, offset: tx.retryOffset, payloads: [] });
+    for (const [key, tx] of this.txs) if (!byKey.has(key) && tx.retryOffset >= 0) byKey.set(key, { topic: tx.topic, partition: tx.partition, offset: tx.retryOffset, payloads: [] });
     const failed: Error[] = [];
     const fenced: TopicPartition[] = [];
     let committed = 0;
@@ -94,28 +116,8 @@ export class TransactionalOutput implements Transactions {
       [...byKey].map(async ([key, e]) => {
         const tx = this.txs.get(key);
         if (!tx) return;
-        const records = tx.retry.length ? tx.retry.concat(e.payloads) : e.payloads;
-        const offset = Math.max(e.offset, tx.retryOffset);
         try {
-          await tx.ready;
-          const t = await tx.producer.transaction();
-          try {
-            // Byte-bounded requests: after a restart into a backlog, one interval's staged prefix
-            // can exceed the broker's message.max.bytes, and as one request it would fail forever.
-            for (let i = 0; i < records.length; ) {
-              const n = sendSize(records, i, (r) => r.value.length);
-              await t.sendBatch({ topicMessages: toTopicMessages(records.slice(i, i + n)), acks: -1 });
-              i += n;
-            }
-            await t.sendOffsets({ consumerGroupId: this.opts.groupId, topics: [{ topic: e.topic, partitions: [{ partition: e.partition, offset: String(offset) }] }] });
-            await t.commit();
-          } catch (err) {
-            await t.abort().catch(() => {});
-            throw err;
-          }
-          tx.retry = [];
-          tx.retryOffset = -1;
-          committed += records.length;
+          await this.commitPartition(tx, e, (n) => (committed += n));
         } catch (err) {
           const error = err as Error;
           if (isFencedError(error)) {
@@ -126,13 +128,89 @@ export class TransactionalOutput implements Transactions {
             fenced.push({ topic: e.topic, partition: e.partition });
             return;
           }
-          tx.retry = records;
-          tx.retryOffset = offset;
           failed.push(error);
         }
       }),
     );
     return { committed, failed, fenced };
+  }
+
+  /** One transaction of `e` after the partition's pending retry; `count` hears of records committed. */
+  private async commitPartition(tx: PartitionTx, e: CommitEntry<OutputRecord>, count: (n: number) => void): Promise<void> {
+    // Staged first: whatever happens next, these records stay pending until a transaction commits them.
+    if (e.payloads.length) tx.retry = tx.retry.length ? tx.retry.concat(e.payloads) : e.payloads;
+    tx.retryOffset = Math.max(tx.retryOffset, e.offset);
+    if (tx.unsettled && (await this.settle(tx))) {
+      // The transaction whose commit reply was lost did commit: its records are out.
+      count(tx.openCount);
+      tx.retry = tx.retry.slice(tx.openCount);
+      if (tx.retry.length === 0 && tx.retryOffset === tx.openOffset) {
+        tx.retryOffset = -1;
+        return;
+      }
+    }
+    const records = tx.retry;
+    const offset = tx.retryOffset;
+    await tx.ready;
+    const t = await tx.producer.transaction();
+    tx.openCount = records.length;
+    tx.openOffset = offset;
+    try {
+      // Byte-bounded requests: after a restart into a backlog, one interval's staged prefix
+      // can exceed the broker's message.max.bytes, and as one request it would fail forever.
+      for (let i = 0; i < records.length; ) {
+        const n = sendSize(records, i, (r) => r.value.length);
+        await t.sendBatch({ topicMessages: toTopicMessages(records.slice(i, i + n)), acks: -1 });
+        i += n;
+      }
+      await t.sendOffsets({ consumerGroupId: this.opts.groupId, topics: [{ topic: e.topic, partitions: [{ partition: e.partition, offset: String(offset) }] }] });
+    } catch (err) {
+      // Aborted now, so its records do not hold back read_committed readers until the next round.
+      if (!isFencedError(err)) {
+        await t.abort().catch((abortErr: Error) => {
+          tx.unsettled = 'abort';
+          this.log.warn({ err: errorMessage(abortErr), partition: tx.partition }, 'abort failed; ended before the next transaction');
+        });
+      }
+      throw err;
+    }
+    try {
+      await t.commit();
+    } catch (err) {
+      if (!isFencedError(err)) tx.unsettled = 'commit';
+      throw err;
+    }
+    tx.retry = [];
+    tx.retryOffset = -1;
+    count(records.length);
+  }
+
+  /**
+   * Ends a transaction whose EndTxn failed, with a new producer of the same transactional id: its
+   * InitProducerId waits for a commit the coordinator received to complete and aborts a
+   * transaction still open. True if the records were committed (for 'commit': the group's
+   * committed offset reached the transaction's).
+   */
+  private async settle(tx: PartitionTx): Promise<boolean> {
+    const old = tx.producer;
+    void this.disconnect(old, tx.ready);
+    Object.assign(tx, this.createProducer(tx.topic, tx.partition));
+    await tx.ready;
+    const committed = tx.unsettled === 'commit' && (await this.committedOffset(tx.topic, tx.partition)) >= tx.openOffset;
+    this.log.warn({ topic: tx.topic, partition: tx.partition, intended: tx.unsettled, committed }, 'transaction of unknown outcome settled with a new producer');
+    tx.unsettled = null;
+    return committed;
+  }
+
+  private async committedOffset(topic: string, partition: number): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const [t] = await admin.fetchOffsets({ groupId: this.opts.groupId, topics: [topic] });
+      return Number(t?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /** Outputs staged but not yet committed (waiting for a retry). */
@@ -143,7 +221,7 @@ export class TransactionalOutput implements Transactions {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.txs.values()].map((tx) => tx.ready.then(() => tx.producer.disconnect()).catch(() => {})));
+    await Promise.all([...this.txs.values()].map((tx) => this.disconnect(tx.producer, tx.ready)));
     this.txs.clear();
   }
 }

@@ -14,6 +14,8 @@ import { PlatformaticTransactions, TransactionFailedError, type GroupConsumer } 
 import type { OutputRecord } from '../../src/output/sink.js';
 import type { CommitEntry } from '../../src/partitions/partition-offsets.js';
 import { committedOffsets } from '../kit/audit.js';
+import { smallRecordTopic as smallRecordTopicOn } from '../kit/small-record-topic.js';
+import { hasKeys, keysOf, readUntil as readTopicUntil, type ReadRecord } from '../kit/read-topic.js';
 import { KAFKA_BROKERS, assertServicesReachable, createTopic, kafka, uniqueName } from '../kit/services.js';
 
 const T = { timeout: 90_000 };
@@ -23,66 +25,12 @@ const log = pino({ level: 'silent' });
 const base: BaseOptions = { clientId: 'scorestream-test', bootstrapBrokers: KAFKA_BROKERS.split(','), retries: 10, retryDelay: 250 };
 const retry = { initialRetryTime: 50, maxRetryTime: 1000, multiplier: 2, retries: 10 };
 
-interface Read {
-  partition: number;
-  offset: number;
-  key: string;
-  value: string;
-}
-
-/** Reads `topic` from the beginning (read_committed unless told) until `done` holds for what was read. */
-async function readUntil(topic: string, done: (rs: Read[]) => boolean, o: { uncommitted?: boolean } = {}): Promise<Read[]> {
-  const consumer = kafka().consumer({ groupId: uniqueName('reader'), readUncommitted: o.uncommitted ?? false, maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  const out: Read[] = [];
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`read ${out.length} records of ${topic} without the expected ones: ${out.map((r) => r.key).join(',')}`)), 30_000);
-      consumer
-        .run({
-          eachMessage: async ({ partition, message }) => {
-            out.push({ partition, offset: Number(message.offset), key: String(message.key), value: String(message.value) });
-            if (done(out)) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  return out;
-}
-
-const has = (...keys: string[]) => (rs: Read[]) => keys.every((k) => rs.some((r) => r.key === k));
-const keysOf = (rs: Read[]) => rs.map((r) => r.key);
+const readUntil = (topic: string, done: (rs: ReadRecord[]) => boolean, o: { uncommitted?: boolean } = {}) => readTopicUntil(kafka(), topic, done, o);
+const has = hasKeys;
 const rec = (topic: string, key: string, value = `v-${key}`): OutputRecord => ({ topic, key, value });
 const entry = (topic: string, partition: number, offset: number, payloads: OutputRecord[]): CommitEntry<OutputRecord> => ({ topic, partition, offset, payloads });
 
-/** A topic whose records may not exceed `maxBytes` (a transaction sending more to it fails); `allow` lifts the limit. */
-async function smallRecordTopic(maxBytes: number): Promise<{ name: string; allow: () => Promise<void> }> {
-  const name = uniqueName('ptx-small');
-  const admin = kafka().admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: name, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(maxBytes) }] }] });
-  } finally {
-    await admin.disconnect();
-  }
-  const allow = async () => {
-    const a = kafka().admin();
-    await a.connect();
-    try {
-      await a.alterConfigs({ validateOnly: false, resources: [{ type: 2 /* TOPIC */, name, configEntries: [{ name: 'max.message.bytes', value: String(1024 * 1024) }] }] });
-    } finally {
-      await a.disconnect();
-    }
-  };
-  return { name, allow };
-}
+const smallRecordTopic = (maxBytes: number) => smallRecordTopicOn(kafka(), maxBytes);
 
 const open: PlatformaticTransactions[] = [];
 function transactions(prefix: string, groupId: string, consumer?: () => GroupConsumer | undefined): PlatformaticTransactions {

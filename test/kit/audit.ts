@@ -130,8 +130,8 @@ async function watermarks(topic: string, brokers: string): Promise<Map<number, {
 }
 
 /** The group's committed offsets per partition of `topic` (-1 where none). */
-export async function committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
-  const admin = kafka().admin();
+export async function committedOffsets(groupId: string, topic: string, client: Kafka = kafka()): Promise<Map<number, number>> {
+  const admin = client.admin();
   await admin.connect();
   try {
     const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
