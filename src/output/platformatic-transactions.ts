@@ -7,6 +7,7 @@ import { ScorestreamError, errorMessage } from '../shared/errors.js';
 import { tpKey, type TopicPartition } from '../source/source.js';
 import type { Transactions, TransactionsResult } from './exactly-once.js';
 import { NotGroupMemberError, TransactionGroup, type GroupConsumer } from './transaction-group.js';
+import { PendingRecords } from './pending-records.js';
 import { sendSize, type OutputRecord } from './sink.js';
 
 /** Keys, values and header names/values as OutputRecord has them (string | Buffer | null). */
@@ -50,10 +51,8 @@ interface PartitionTx {
   partition: number;
   producer: TxProducer;
   ready: Promise<void>;
-  /** Every record not yet committed, oldest first: retried first in the next transaction. */
-  retry: OutputRecord[];
-  /** The offset to commit with them; -1 when nothing is pending. */
-  retryOffset: number;
+  /** Output not yet known committed (retried first in the next transaction). */
+  pending: PendingRecords;
   fenced: boolean;
   /** Dropped (revoked, fenced, closed): no transaction is started for it any more. */
   dropped: boolean;
@@ -63,9 +62,6 @@ interface PartitionTx {
   openCommit: boolean;
   /** It sent something to the broker (else it is ended locally). */
   openTouched: boolean;
-  /** Records (the head of `retry`) and offset it carries. */
-  openCount: number;
-  openOffset: number;
   /** Bump the epoch before the next transaction: an aborted one may leave the idempotence sequences out of step. */
   reinit: boolean;
   /** The commit under way, if any: a revoked partition's producer closes after it. */
@@ -111,7 +107,7 @@ export class PlatformaticTransactions implements Transactions {
     // check) answers with PRODUCER_FENCED for any transactional id used before, e.g. by the
     // previous owner. cancel() ends the empty transaction locally: nothing reached the broker.
     const ready = producer.beginTransaction({ producerId: -1n, producerEpoch: -1 }).then((t) => t.cancel());
-    const tx: PartitionTx = { topic, partition, producer, ready, retry: [], retryOffset: -1, fenced: false, dropped: false, open: null, openCommit: false, openTouched: false, openCount: 0, openOffset: -1, reinit: false, busy: Promise.resolve() };
+    const tx: PartitionTx = { topic, partition, producer, ready, pending: new PendingRecords(), fenced: false, dropped: false, open: null, openCommit: false, openTouched: false, reinit: false, busy: Promise.resolve() };
     tx.ready.catch((err: Error) => this.log.error({ err: errorMessage(err), topic, partition }, 'transactional producer failed to initialise'));
     this.txs.set(key, tx);
     return tx.ready;
@@ -130,7 +126,7 @@ export class PlatformaticTransactions implements Transactions {
   /** One transaction per partition with staged output or a pending retry. Failed ones are retried next time. */
   async commit(entries: CommitEntry<OutputRecord>[]): Promise<TransactionsResult> {
     const byKey = new Map(entries.map((e) => [tpKey(e.topic, e.partition), e]));
-    for (const [key, tx] of this.txs) if (!byKey.has(key) && tx.retryOffset >= 0) byKey.set(key, { topic: tx.topic, partition: tx.partition, offset: tx.retryOffset, payloads: [] });
+    for (const [key, tx] of this.txs) if (!byKey.has(key) && tx.pending.pending) byKey.set(key, { topic: tx.topic, partition: tx.partition, offset: tx.pending.offset, payloads: [] });
     const result: TransactionsResult = { committed: 0, failed: [], fenced: [] };
     await Promise.all(
       [...byKey].map(([key, e]) => {
@@ -147,7 +143,7 @@ export class PlatformaticTransactions implements Transactions {
   /** Outputs staged but not yet committed (waiting for a retry). */
   get pendingRetry(): number {
     let n = 0;
-    for (const tx of this.txs.values()) n += tx.retry.length;
+    for (const tx of this.txs.values()) n += tx.pending.records.length;
     return n;
   }
 
@@ -178,34 +174,25 @@ export class PlatformaticTransactions implements Transactions {
   }
 
   private async commitPartition(tx: PartitionTx, e: CommitEntry<OutputRecord>, result: TransactionsResult): Promise<void> {
-    // Staged first: whatever happens next, these records stay pending until a transaction commits them.
-    if (e.payloads.length) tx.retry = tx.retry.length ? tx.retry.concat(e.payloads) : e.payloads;
-    tx.retryOffset = Math.max(tx.retryOffset, e.offset);
+    tx.pending.stage(e);
     await tx.ready;
     // Revoked meanwhile: a transaction already under way ends (the next owner's InitProducerId
     // waits for it or aborts it), but none starts.
     if (tx.dropped) return;
     if (tx.open && (await this.settle(tx))) {
       // The previous transaction, whose commit had failed, did commit after all.
-      result.committed += tx.openCount;
-      tx.retry = tx.retry.slice(tx.openCount);
-      if (tx.retry.length === 0 && tx.retryOffset === tx.openOffset) {
-        tx.retryOffset = -1;
-        return;
-      }
+      result.committed += tx.pending.committed();
+      if (!tx.pending.pending) return;
     }
-    const records = tx.retry;
-    const offset = tx.retryOffset;
     if (tx.dropped) return;
-    await this.transaction(tx, records, offset);
-    result.committed += records.length;
-    tx.retry = [];
-    tx.retryOffset = -1;
+    await this.transaction(tx);
+    result.committed += tx.pending.committed();
   }
 
-  private async transaction(tx: PartitionTx, records: OutputRecord[], offset: number): Promise<void> {
+  private async transaction(tx: PartitionTx): Promise<void> {
     const t = await tx.producer.beginTransaction();
-    Object.assign(tx, { open: t, openCommit: false, openTouched: false, openCount: records.length, openOffset: offset });
+    const { records, offset } = tx.pending.begin();
+    Object.assign(tx, { open: t, openCommit: false, openTouched: false });
     try {
       if (tx.reinit) {
         // InitProducerId with the current id/epoch (KIP-360): bumps the epoch and resets the

@@ -8,6 +8,7 @@ import type { CommitEntry } from '../partitions/partition-offsets.js';
 import type { Transactions, TransactionsResult } from './exactly-once.js';
 import { tpKey, type TopicPartition } from '../source/source.js';
 import { sendSize, type OutputRecord } from './sink.js';
+import { PendingRecords } from './pending-records.js';
 
 export interface TransactionalOutputOptions {
   transactionalIdPrefix: string;
@@ -26,9 +27,8 @@ interface PartitionTx {
   partition: number;
   producer: Producer;
   ready: Promise<void>;
-  /** Records of a failed transaction, retried first in the next one. */
-  retry: OutputRecord[];
-  retryOffset: number;
+  /** Output not yet known committed (retried first in the next transaction). */
+  pending: PendingRecords;
   fenced: boolean;
   /**
    * The last transaction could not be ended: its EndTxn failed (the reply lost: the broker may
@@ -38,9 +38,6 @@ interface PartitionTx {
    * 'commit', the group's committed offset then tells whether the records were committed.
    */
   unsettled: 'commit' | 'abort' | null;
-  /** Records (the head of `retry`) and offset of the last transaction begun. */
-  openCount: number;
-  openOffset: number;
 }
 
 /**
@@ -64,7 +61,7 @@ export class TransactionalOutput implements Transactions {
     const key = tpKey(topic, partition);
     const existing = this.txs.get(key);
     if (existing && !existing.fenced) return existing.ready;
-    const tx: PartitionTx = { topic, partition, ...this.createProducer(topic, partition), retry: [], retryOffset: -1, fenced: false, unsettled: null, openCount: 0, openOffset: -1 };
+    const tx: PartitionTx = { topic, partition, ...this.createProducer(topic, partition), pending: new PendingRecords(), fenced: false, unsettled: null };
     this.txs.set(key, tx);
     return tx.ready;
   }
@@ -108,7 +105,7 @@ export class TransactionalOutput implements Transactions {
   async commit(entries: CommitEntry<OutputRecord>[]): Promise<TransactionsResult> {
     const byKey = new Map(entries.map((e) => [tpKey(e.topic, e.partition), e]));
     // Partitions with only a pending retry commit too.
-    for (const [key, tx] of this.txs) if (!byKey.has(key) && tx.retryOffset >= 0) byKey.set(key, { topic: tx.topic, partition: tx.partition, offset: tx.retryOffset, payloads: [] });
+    for (const [key, tx] of this.txs) if (!byKey.has(key) && tx.pending.pending) byKey.set(key, { topic: tx.topic, partition: tx.partition, offset: tx.pending.offset, payloads: [] });
     const failed: Error[] = [];
     const fenced: TopicPartition[] = [];
     let committed = 0;
@@ -137,24 +134,15 @@ export class TransactionalOutput implements Transactions {
 
   /** One transaction of `e` after the partition's pending retry; `count` hears of records committed. */
   private async commitPartition(tx: PartitionTx, e: CommitEntry<OutputRecord>, count: (n: number) => void): Promise<void> {
-    // Staged first: whatever happens next, these records stay pending until a transaction commits them.
-    if (e.payloads.length) tx.retry = tx.retry.length ? tx.retry.concat(e.payloads) : e.payloads;
-    tx.retryOffset = Math.max(tx.retryOffset, e.offset);
+    tx.pending.stage(e);
     if (tx.unsettled && (await this.settle(tx))) {
       // The transaction whose commit reply was lost did commit: its records are out.
-      count(tx.openCount);
-      tx.retry = tx.retry.slice(tx.openCount);
-      if (tx.retry.length === 0 && tx.retryOffset === tx.openOffset) {
-        tx.retryOffset = -1;
-        return;
-      }
+      count(tx.pending.committed());
+      if (!tx.pending.pending) return;
     }
-    const records = tx.retry;
-    const offset = tx.retryOffset;
     await tx.ready;
     const t = await tx.producer.transaction();
-    tx.openCount = records.length;
-    tx.openOffset = offset;
+    const { records, offset } = tx.pending.begin();
     try {
       // Byte-bounded requests: after a restart into a backlog, one interval's staged prefix
       // can exceed the broker's message.max.bytes, and as one request it would fail forever.
@@ -180,9 +168,7 @@ export class TransactionalOutput implements Transactions {
       if (!isFencedError(err)) tx.unsettled = 'commit';
       throw err;
     }
-    tx.retry = [];
-    tx.retryOffset = -1;
-    count(records.length);
+    count(tx.pending.committed());
   }
 
   /**
@@ -196,7 +182,7 @@ export class TransactionalOutput implements Transactions {
     void this.disconnect(old, tx.ready);
     Object.assign(tx, this.createProducer(tx.topic, tx.partition));
     await tx.ready;
-    const committed = tx.unsettled === 'commit' && (await this.committedOffset(tx.topic, tx.partition)) >= tx.openOffset;
+    const committed = tx.unsettled === 'commit' && (await this.committedOffset(tx.topic, tx.partition)) >= tx.pending.beganOffset;
     this.log.warn({ topic: tx.topic, partition: tx.partition, intended: tx.unsettled, committed }, 'transaction of unknown outcome settled with a new producer');
     tx.unsettled = null;
     return committed;
@@ -216,7 +202,7 @@ export class TransactionalOutput implements Transactions {
   /** Outputs staged but not yet committed (waiting for a retry). */
   get pendingRetry(): number {
     let n = 0;
-    for (const tx of this.txs.values()) n += tx.retry.length;
+    for (const tx of this.txs.values()) n += tx.pending.records.length;
     return n;
   }
 
