@@ -1,5 +1,6 @@
-// Exactly-once output (both clients' Transactions) when the broker's reply to the end of a
-// transaction is lost: the broker has committed (or aborted) it, the engine does not know. A throwaway broker is reached
+// Exactly-once output (both clients' Transactions) when the broker's reply to a transactional
+// request is lost, above all to the end of a transaction: the broker has committed (or aborted)
+// it, the engine does not know. A throwaway broker is reached
 // through test/kit/kafka-frame-proxy.ts, which cuts the connection instead of delivering an EndTxn
 // reply (every retry of it too) until told otherwise. A real broker never produces these paths on
 // its own; a network cut right after the request does.
@@ -156,4 +157,34 @@ for (const [client, make] of Object.entries(clients)) describe(`${client}: exact
     assert.deepEqual(keysOf(await readUntil(broker!.client(), output, hasKeys('a5'))), ['a1', 'a2', 'a3', 'a4', 'a5'], 'each once, the retried ones first');
     assert.deepEqual([...(await committedOffsets(groupId, input, broker!.client()))], [[0, 6]]);
   });
+
+  for (const name of ['Produce', 'AddPartitionsToTxn', 'AddOffsetsToTxn', 'TxnOffsetCommit', 'EndTxn'] as const) {
+    test(`one lost ${name} reply: every record committed once, with its offset`, T, async () => {
+      const input = uniqueName('lost-in');
+      const output = uniqueName('lost-out');
+      const groupId = uniqueName('lost-group');
+      await createTopics(input, output);
+      const tx = transactions(groupId, capturedLog().log);
+      await tx.assign(input, 0);
+      const lostBefore = proxy!.lostReplies(ApiKey[name]);
+      proxy!.loseReplies(ApiKey[name], 1);
+      try {
+        let committed = (await tx.commit([entry(input, 0, 3, [rec(output, 'x1'), rec(output, 'x2'), rec(output, 'x3')])])).committed;
+        // Failed rounds are retried by the next commit, as the engine's commit loop does.
+        for (let round = 0; tx.pendingRetry > 0 && round < 10; round++) {
+          const r = await tx.commit([]);
+          assert.deepEqual(r.fenced, []);
+          committed += r.committed;
+        }
+        assert.equal(proxy!.lostReplies(ApiKey[name]), lostBefore + 1, `a ${name} reply was lost`);
+        assert.equal(tx.pendingRetry, 0);
+        assert.equal(committed, 3);
+      } finally {
+        proxy!.deliverReplies(ApiKey[name]);
+      }
+      assert.deepEqual(await tx.commit([entry(input, 0, 4, [rec(output, 'x4')])]), { committed: 1, failed: [], fenced: [] });
+      assert.deepEqual(keysOf(await readUntil(broker!.client(), output, hasKeys('x4'))), ['x1', 'x2', 'x3', 'x4'], 'each once');
+      assert.deepEqual([...(await committedOffsets(groupId, input, broker!.client()))], [[0, 4]]);
+    });
+  }
 });

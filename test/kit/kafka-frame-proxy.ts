@@ -8,7 +8,7 @@ import { EventEmitter, once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /** Kafka API keys a test may lose the replies of. */
-export const ApiKey = { Produce: 0, OffsetCommit: 8, AddOffsetsToTxn: 25, EndTxn: 26, TxnOffsetCommit: 28 } as const;
+export const ApiKey = { Produce: 0, OffsetCommit: 8, InitProducerId: 22, AddPartitionsToTxn: 24, AddOffsetsToTxn: 25, EndTxn: 26, TxnOffsetCommit: 28 } as const;
 
 /** Splits a byte stream into size-prefixed frames; whatever follows the last whole frame waits for more. */
 class Framer {
@@ -25,7 +25,8 @@ class Framer {
 }
 
 export class KafkaFrameProxy extends EventEmitter {
-  private readonly lose = new Set<number>();
+  /** Api key -> how many more of its replies to lose. */
+  private readonly lose = new Map<number, number>();
   private readonly lost = new Map<number, number>();
   /** The replies lost, as received from the broker (for a test's failure message). */
   readonly lostFrames: Array<{ apiKey: number; apiVersion: number; frame: Buffer }> = [];
@@ -44,9 +45,9 @@ export class KafkaFrameProxy extends EventEmitter {
     return proxy;
   }
 
-  /** From now on, a reply to a request of `apiKey` is never delivered: its connection is cut instead. */
-  loseReplies(apiKey: number): void {
-    this.lose.add(apiKey);
+  /** From now on, the next `count` replies to requests of `apiKey` (default: all) are never delivered: their connection is cut instead. */
+  loseReplies(apiKey: number, count = Infinity): void {
+    this.lose.set(apiKey, count);
   }
 
   /** Replies to `apiKey` go through again. */
@@ -90,8 +91,9 @@ export class KafkaFrameProxy extends EventEmitter {
         const id = f.length >= 8 ? f.readInt32BE(4) : -1;
         const kind = kinds.get(id);
         kinds.delete(id);
-        if (kind && this.lose.has(kind[0])) {
+        if (kind && (this.lose.get(kind[0]) ?? 0) > 0) {
           const [apiKey, apiVersion] = kind;
+          this.lose.set(apiKey, this.lose.get(apiKey)! - 1);
           this.lost.set(apiKey, this.lostReplies(apiKey) + 1);
           this.lostFrames.push({ apiKey, apiVersion, frame: Buffer.from(f) });
           cut();
