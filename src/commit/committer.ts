@@ -56,7 +56,12 @@ export class Committer {
     this.dirty = true;
     if (!this.idle || !this.running) return;
     // Asleep on the idle interval: commit as soon as the minimum interval allows.
-    this.schedule(this.committing ? 0 : Math.max(0, this.lastEnd + this.output.minCommitIntervalMs! - Date.now()), false);
+    this.schedule(this.committing ? 0 : Math.max(0, this.lastEnd + this.gapMs() - Date.now()), false);
+  }
+
+  /** Chained cadence: the gap after a commit, longer while commits fail (the strategy's backoff). */
+  private gapMs(): number {
+    return Math.max(this.output.minCommitIntervalMs!, this.output.retryDelayMs ?? 0);
   }
 
   private schedule(delayMs: number, idle: boolean): void {
@@ -72,8 +77,8 @@ export class Committer {
   /** Chained cadence, after a commit: again soon if something new is committable, else sleep an interval. */
   private next(): void {
     if (!this.running || this.timer) return;
-    if (this.dirty) this.schedule(this.output.minCommitIntervalMs!, false);
-    else this.schedule(this.intervalMs, true);
+    if (this.dirty) this.schedule(this.gapMs(), false);
+    else this.schedule(Math.max(this.intervalMs, this.output.retryDelayMs ?? 0), true);
   }
 
   /** Commits what is done; a call while one is running joins it. */

@@ -51,6 +51,8 @@ export class ExactlyOnceOutput implements OutputStrategy {
 
   readonly minCommitIntervalMs: number;
   private readonly retakeAfterMs: number;
+  /** Consecutive commit rounds in which a transaction failed (0: the last one had none). */
+  private failedRounds = 0;
 
   constructor(private readonly tx: Transactions, private readonly ctx: OutputContext, opts: ExactlyOnceOptions = {}) {
     this.minCommitIntervalMs = opts.minCommitIntervalMs ?? 20;
@@ -90,11 +92,26 @@ export class ExactlyOnceOutput implements OutputStrategy {
       ctx.log.warn({ topic: tp.topic, partition: tp.partition, retakeAfterMs: this.retakeAfterMs }, 'partition taken over by another producer; held until assigned again or retaken');
       setTimeout(() => this.retake(p), this.retakeAfterMs).unref();
     }
+    if (failed.length === 0) {
+      this.failedRounds = 0;
+      return;
+    }
     for (const err of failed) {
       ctx.metrics.sendFailures.inc();
       ctx.log.warn({ err: err.message }, 'transaction failed; retrying at the next commit');
-      if (ctx.failures.record()) return ctx.onFatal(err);
     }
+    // One failure per round, as the at-least-once output counts one per failed send: the
+    // partitions of a round usually fail together, for one cause (the coordinator, the network).
+    this.failedRounds++;
+    if (ctx.failures.record()) ctx.onFatal(failed[0]);
+  }
+
+  /**
+   * How long the next commit round waits after failed ones, growing as RECONNECT_* says: back to
+   * back, a round failing in milliseconds (a lost reply) would spend MAX_FAILURES in a second.
+   */
+  get retryDelayMs(): number {
+    return this.failedRounds ? backoffDelay(this.ctx.backoff, this.failedRounds - 1) : 0;
   }
 
   drain(): Promise<void> {

@@ -30,6 +30,8 @@ export interface OutputStrategy {
    * committable), instead of every COMMIT_INTERVAL_MS. Undefined: a fixed COMMIT_INTERVAL_MS tick.
    */
   readonly minCommitIntervalMs?: number;
+  /** With minCommitIntervalMs: after failed commits, the next one waits at least this long (0: no failure). */
+  readonly retryDelayMs?: number;
   /** Set by the committer when minCommitIntervalMs is: the strategy calls it when it has something new to commit. */
   onCommittable?: () => void;
   /** Resolves once every output emitted so far is written or staged. */

@@ -52,6 +52,29 @@ test('a newly committable output starts a commit at once; more during it start e
   }
 });
 
+test('after failed commits the next one waits the strategy\'s retry delay, not the minimum interval', async () => {
+  const { output, committer, rounds, nextRound } = harness(5);
+  committer.start();
+  try {
+    output.onCommittable!();
+    await nextRound(1);
+    (output as { retryDelayMs?: number }).retryDelayMs = 120; // this round failed
+    output.onCommittable!();
+    rounds[0].finish();
+    await nextRound(2);
+    assert.ok(rounds[1].start - rounds[0].end! >= 119, `second commit ${rounds[1].start - rounds[0].end!} ms after the failed one ended`);
+    (output as { retryDelayMs?: number }).retryDelayMs = 0; // it succeeded
+    output.onCommittable!();
+    rounds[1].finish();
+    await nextRound(3);
+    const gap = rounds[2].start - rounds[1].end!;
+    assert.ok(gap >= 4 && gap < 119, `third commit ${gap} ms after the second: the minimum interval again`);
+    rounds[2].finish();
+  } finally {
+    committer.stop();
+  }
+});
+
 test('a strategy without a minimum interval keeps the fixed tick and is not told about new outputs', () => {
   const { output, committer } = harness(undefined);
   committer.start();

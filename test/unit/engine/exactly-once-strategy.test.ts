@@ -23,6 +23,7 @@ class ScriptedTransactions implements Transactions {
   readonly revoked: string[] = [];
   readonly fence = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
   failNext: Error | null = null;
+  private readonly pendingRetry = new Set<string>();
   /** Partitions whose next commit reports that another producer fenced them. */
   fenceNext: string[] = [];
   assign(topic: string, partition: number): Promise<void> {
@@ -35,13 +36,16 @@ class ScriptedTransactions implements Transactions {
     this.commits.push(entries);
     const fenced = entries.filter((e) => this.fenceNext.includes(`${e.topic}/${e.partition}`)).map((e) => ({ topic: e.topic, partition: e.partition }));
     this.fenceNext = [];
-    if (this.failNext) return { committed: 0, failed: [this.failNext], fenced };
+    // As the real ones: a failed partition's records stay pending and go with every later commit.
+    for (const e of entries) this.pendingRetry.add(`${e.topic}/${e.partition}`);
+    if (this.failNext) return { committed: 0, failed: [...this.pendingRetry].map(() => this.failNext!), fenced };
+    this.pendingRetry.clear();
     return { committed: entries.reduce((n, e) => n + e.payloads.length, 0), failed: [], fenced };
   }
   async close(): Promise<void> {}
 }
 
-function setup(committedOffset = 7, maxFailures = 3, retakeAfterMs = 60_000) {
+function setup(committedOffset = 7, maxFailures = 3, retakeAfterMs = 60_000, backoff = { initialMs: 1, maxMs: 1, multiplier: 1 }) {
   const calls: string[] = [];
   const fmt = (tps: TopicPartition[]) => tps.map((t) => `${t.topic}/${t.partition}`).join(',');
   const source = {
@@ -59,7 +63,7 @@ function setup(committedOffset = 7, maxFailures = 3, retakeAfterMs = 60_000) {
     metrics: new Metrics(),
     log: pino({ level: 'silent' }),
     failures: new FailureRateLimiter(maxFailures, 60_000),
-    backoff: { initialMs: 1, maxMs: 1, multiplier: 1 },
+    backoff,
     onDone: () => {},
     onFatal: (e) => void fatal.push(e),
     stopping: () => false,
@@ -149,6 +153,34 @@ test('failed transactions are retried at the next commit and become fatal past t
   await s.strategy.commit();
   assert.equal(s.fatal.length, 1);
   assert.equal(s.fatal[0].message, 'broker said no');
+});
+
+test('a round in which several transactions fail counts once against the limit; the next round waits a backoff that grows per failed round', T, async () => {
+  const s = setup(0, 2, 60_000, { initialMs: 100, maxMs: 1000, multiplier: 2 });
+  s.assign([0, 1, 2, 3]);
+  for (let i = 0; i < 4; i++) s.tx.fence.get(`in/${i}`)!.resolve();
+  await settle();
+  await settle();
+  for (let i = 0; i < 4; i++) {
+    const p = s.partitions.get('in', i)!;
+    p.offsets.add(0);
+    s.strategy.emit(out(`x${i}`), p, 0);
+  }
+  assert.equal(s.strategy.retryDelayMs, 0);
+  s.tx.failNext = new Error('reply lost');
+  await s.strategy.commit();
+  assert.equal(s.tx.commits.at(-1)!.length, 4, 'four transactions failed in the round');
+  assert.equal(s.fatal.length, 0, 'one failure counted, not four (limit 2)');
+  const first = s.strategy.retryDelayMs;
+  assert.ok(first >= 50 && first <= 100, `first backoff ${first} ms (100 nominal, equal jitter)`);
+  await s.strategy.commit();
+  const second = s.strategy.retryDelayMs;
+  assert.ok(second >= 100 && second <= 200, `second backoff ${second} ms (200 nominal)`);
+  assert.equal(s.fatal.length, 0);
+  s.tx.failNext = null;
+  await s.strategy.commit();
+  assert.equal(s.strategy.retryDelayMs, 0, 'a round without failures resets it');
+  assert.equal(s.fatal.length, 0);
 });
 
 test('a partition whose producer another instance fenced is held, and an assignment that gives it back starts it afresh', T, async () => {
