@@ -1,6 +1,7 @@
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { registerAdaptiveFetch, unregisterAdaptiveFetch } from '../kafka/kafkajs-adaptive-fetch.js';
 import type { Logger } from '../ops/logger.js';
+import { errorMessage } from '../shared/errors.js';
 import { waitForTopic } from './topic-wait.js';
 import type { RawRecord, Source, SourceHandlers, TopicPartition } from './source.js';
 
@@ -177,7 +178,7 @@ export class KafkaSource implements Source {
     this.stopped = true;
     const admin = this.admin;
     this.admin = null;
-    if (admin) await admin.then((a) => a.disconnect()).catch(() => {});
+    if (admin) await admin.then((a) => a.disconnect()).catch((err: Error) => this.log.warn({ err: errorMessage(err) }, 'closing the metadata admin client failed'));
     this.running = false;
     await this.consumer.disconnect();
     unregisterAdaptiveFetch(this.opts.groupId);
