@@ -217,7 +217,17 @@ export class Audit {
   private async run(): Promise<void> {
     const c = this.consumer;
     await c.connect();
-    await c.subscribe({ topics: this.topics, fromBeginning: true });
+    // In a multi-broker cluster a just-created topic reaches each broker's metadata at its own
+    // moment: the broker subscribe asks may not know it yet for a little while.
+    for (const deadline = Date.now() + 15_000; ; ) {
+      try {
+        await c.subscribe({ topics: this.topics, fromBeginning: true });
+        break;
+      } catch (err) {
+        if ((err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION' || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
     await c.run({
       autoCommit: false,
       partitionsConsumedConcurrently: 4,
