@@ -22,9 +22,9 @@ export async function waitForTopics(admin: Admin, topics: string[], timeoutMs = 
 }
 
 /** createTopics that tolerates the moment after creation when the broker does not know the topic yet. */
-export async function createTopicsReady(admin: Admin, topics: string[], partitions: number): Promise<void> {
+export async function createTopicsReady(admin: Admin, topics: string[], partitions: number, replicationFactor = 1): Promise<void> {
   try {
-    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })), waitForLeaders: true });
+    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })), waitForLeaders: true });
   } catch (err) {
     if ((err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
   }

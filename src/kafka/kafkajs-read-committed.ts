@@ -11,9 +11,10 @@
 // fenced owner's aborted outputs as duplicates (DumpLogSegments showed ABORT markers after
 // them). The Java client keeps the list in a priority queue by firstOffset and marks every
 // transaction whose firstOffset the batch reached; this does the same.
-// Every module that uses kafkajs imports this file first, so kafkajs's other fix rides along.
+// Every module that uses kafkajs imports this file first, so kafkajs's other fixes ride along.
 import './kafkajs-timeout.js';
 import './kafkajs-group-messages.js';
+import './kafkajs-send-messages.js';
 import { replaceKafkajsModule } from './kafkajs-module-patch.js';
 
 interface Message {

@@ -101,6 +101,8 @@ export interface AuditOptions {
   dlqTopics?: string[];
   /** Creates the input, output and DLQ topics first where missing, with this many partitions. */
   createTopics?: number;
+  /** Replication factor of the topics createTopics makes (default 1: the single test broker). */
+  replicationFactor?: number;
 }
 
 export interface FinishOptions {
@@ -182,6 +184,8 @@ export class Audit {
   private readonly waiters = new Set<() => void>();
   private readonly listeners: ((r: AuditRecord) => void)[] = [];
   private lastArrival = Date.now();
+  /** Records this reader received again after its group rejoined, ignored. */
+  rereads = 0;
   private readonly brokers: string;
   private readonly consumer: Consumer;
 
@@ -196,7 +200,7 @@ export class Audit {
       const admin = client(opts.brokers ?? KAFKA_BROKERS).admin();
       await admin.connect();
       try {
-        await createTopicsReady(admin, [opts.inputTopic, opts.outputTopic, ...(opts.dlqTopics ?? [])], opts.createTopics);
+        await createTopicsReady(admin, [opts.inputTopic, opts.outputTopic, ...(opts.dlqTopics ?? [])], opts.createTopics, opts.replicationFactor);
       } finally {
         await admin.disconnect();
       }
@@ -213,7 +217,17 @@ export class Audit {
   private async run(): Promise<void> {
     const c = this.consumer;
     await c.connect();
-    await c.subscribe({ topics: this.topics, fromBeginning: true });
+    // In a multi-broker cluster a just-created topic reaches each broker's metadata at its own
+    // moment: the broker subscribe asks may not know it yet for a little while.
+    for (const deadline = Date.now() + 15_000; ; ) {
+      try {
+        await c.subscribe({ topics: this.topics, fromBeginning: true });
+        break;
+      } catch (err) {
+        if ((err as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION' || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
     await c.run({
       autoCommit: false,
       partitionsConsumedConcurrently: 4,
@@ -224,7 +238,15 @@ export class Audit {
   private onBatch(topic: string, partition: number, messages: KafkaMessage[], lastOffset: number): void {
     const now = Date.now();
     const isOutput = topic === this.opts.outputTopic;
+    const key = `${topic}:${partition}`;
+    const from = this.positions.get(key) ?? 0;
     for (const m of messages) {
+      // Its group rejoined (e.g. its coordinator moved) with no committed offset: the reader
+      // starts over from the beginning. A record read before is the same record, not a copy.
+      if (Number(m.offset) < from) {
+        this.rereads++;
+        continue;
+      }
       const { json, source } = sourceOfValue(m.value);
       const rec: AuditRecord = { topic, partition, offset: Number(m.offset), key: m.key?.toString('utf8') ?? null, value: m.value ?? Buffer.alloc(0), headers: headersOf(m), timestamp: Number(m.timestamp), receivedAt: now, source };
       this.records.push(rec);
@@ -244,7 +266,7 @@ export class Audit {
       for (const fn of this.listeners) fn(rec);
     }
     if (messages.length) this.lastArrival = now;
-    this.positions.set(`${topic}:${partition}`, lastOffset + 1);
+    this.positions.set(key, Math.max(from, lastOffset + 1));
     for (const w of [...this.waiters]) w();
   }
 

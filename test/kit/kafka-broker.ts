@@ -14,15 +14,15 @@ import { killOnExit } from './children.js';
 import { freePort } from './engine-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const LIBS = join(ROOT, '.cache', 'kafka-libs');
-const TEMPLATE = join(ROOT, 'infra', 'kafka', 'server.properties');
-const LOG4J = join(ROOT, 'infra', 'kafka', 'log4j.properties');
+export const LIBS = join(ROOT, '.cache', 'kafka-libs');
+export const TEMPLATE = join(ROOT, 'infra', 'kafka', 'server.properties');
+export const LOG4J = join(ROOT, 'infra', 'kafka', 'log4j.properties');
 
 /** Settings of the template that this broker replaces or drops. */
-const REWRITTEN = /^(listeners|advertised\.listeners|listener\.security\.protocol\.map|controller\.quorum\.voters|log\.dirs|sasl\.|listener\.name\.sasl_plaintext\.)/;
+export const REWRITTEN = /^(listeners|advertised\.listeners|listener\.security\.protocol\.map|controller\.quorum\.voters|log\.dirs|sasl\.|listener\.name\.sasl_plaintext\.)/;
 
 // Small heap and C1-only JIT: the broker starts in a few seconds and leaves the cores to the engine.
-const JVM_OPTS = ['-Xms128m', '-Xmx384m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true'];
+export const JVM_OPTS = ['-Xms128m', '-Xmx384m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true'];
 
 export class KafkaBrokerError extends Error {}
 
@@ -46,6 +46,25 @@ export interface KafkaBrokerOptions {
   viaProxy?: boolean;
 }
 
+
+/**
+ * A KRaft cluster id is the base64url form of 16 random bytes (what `StorageTool random-uuid`
+ * prints); like Kafka's Uuid.randomUuid, never one starting with '-' (the CLI reads it as a flag).
+ */
+export function randomClusterId(): string {
+  let id = randomBytes(16).toString('base64url');
+  while (id.startsWith('-')) id = randomBytes(16).toString('base64url');
+  return id;
+}
+
+/** StorageTool format of the log dirs a server.properties names, for KRaft cluster `clusterId`. */
+export function formatStorage(clusterId: string, propsPath: string): void {
+  const r = spawnSync('java', [...JVM_OPTS, `-Dlog4j.configuration=file:${LOG4J}`, '-cp', `${LIBS}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsPath], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (r.status !== 0) throw new KafkaBrokerError(`formatting a test broker's storage failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
+}
 
 export class KafkaBroker {
   private child: ChildProcess | null = null;
@@ -140,17 +159,11 @@ export class KafkaBroker {
     for (const [k, v] of Object.entries(opts.props ?? {})) lines.push(`${k}=${v}`);
     const propsPath = join(dir, 'server.properties');
     writeFileSync(propsPath, lines.join('\n') + '\n');
-    // A KRaft cluster id is the base64url form of 16 random bytes (what `StorageTool random-uuid`
-    // prints); like Kafka's Uuid.randomUuid, never one starting with '-' (the CLI reads it as a flag).
-    let clusterId = randomBytes(16).toString('base64url');
-    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
-    const r = spawnSync('java', [...JVM_OPTS, `-Dlog4j.configuration=file:${LOG4J}`, '-cp', `${LIBS}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsPath], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    if (r.status !== 0) {
+    try {
+      formatStorage(randomClusterId(), propsPath);
+    } catch (err) {
       rmSync(dir, { recursive: true, force: true });
-      throw new KafkaBrokerError(`formatting the test broker's storage failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
+      throw err;
     }
     return new KafkaBroker(dir, port, controllerPort, propsPath, sslPort, mtlsPort, host, viaProxyPort, proxyPort);
   }
