@@ -14,6 +14,7 @@ import { KafkaBroker } from '../kit/kafka-broker.js';
 import { startLoad } from '../kit/load.js';
 import { NetNamespace } from '../kit/netns.js';
 import { engineEnv, topicsFor } from '../kit/scenario.js';
+import { GUARANTEES } from '../kit/guarantees.js';
 import { uniqueName } from '../kit/services.js';
 
 const CUT_MS = 15_000;
@@ -86,11 +87,6 @@ async function uncommittedView(b: KafkaBroker, group: string, output: string, in
   return `${groupView}; read uncommitted: ${found.size} of ${want.size} missing inputs have an output record (e.g. at output ${at.join(', ')}), ${want.size - found.size} have none; output ends ${JSON.stringify(ends.map((e) => [e.partition, e.high]))}`;
 }
 
-// NETCUT_GUARANTEES (comma-separated) narrows the guarantees: CI's second-client run takes only
-// exactly-once (the zombie fencing is client code; the at-least-once hand-over is the group's, which
-// consumer-group covers on both clients), to keep the whole CI run under 30 minutes.
-const GUARANTEES = (['at-least-once', 'exactly-once'] as const).filter((g) => !process.env.NETCUT_GUARANTEES || process.env.NETCUT_GUARANTEES.split(',').includes(g));
-assert.ok(GUARANTEES.length > 0, `NETCUT_GUARANTEES=${process.env.NETCUT_GUARANTEES} names no guarantee (at-least-once, exactly-once)`);
 for (const guarantee of GUARANTEES) {
   test(`link of one of two engines cut for 15 s under load (${guarantee}): handed over, rejoins, nothing lost${guarantee === 'exactly-once' ? ', no duplicates' : ''}`, { timeout: 240_000 }, async () => {
     const b = broker!;

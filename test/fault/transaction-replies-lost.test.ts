@@ -33,7 +33,7 @@ for (const client of ['kafkajs', 'platformatic'] as const) {
     const b = broker!;
     const name = uniqueName('txlost');
     const t = topicsFor(name);
-    const total = RATE * 20;
+    const total = RATE * 14;
     const audit = await Audit.start({ brokers: b.brokers, inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.validation, t.processing, t.late], createTopics: 4 });
     let engine: EngineProcess | null = null;
     try {
