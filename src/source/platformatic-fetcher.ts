@@ -257,6 +257,11 @@ export class PlatformaticFetcher {
     );
   }
 
+  /** Brokers in the cluster's metadata (0 before the first refresh). */
+  get brokerCount(): number {
+    return this.md?.brokers.size ?? 0;
+  }
+
   /** The input topic's id, partition leaders and brokers. */
   refreshMetadata(force: boolean): Promise<void> {
     this.mdRefresh ??= (async () => {

@@ -68,6 +68,12 @@ export class PlatformaticSource implements Source {
     if (this.stopped) return;
     c.topics.track(this.opts.topic);
     await this.fetcher.refreshMetadata(true);
+    // 1.35 keeps the group coordinator's node id for the consumer's lifetime: when that broker
+    // stops, the library's next group request throws an uncaught TypeError and the process dies
+    // (platformatic/kafka#290; test/fault/broker-rolling-restart.test.ts). Say so where it matters.
+    if (this.fetcher.brokerCount > 1) {
+      this.log.warn({ brokers: this.fetcher.brokerCount }, 'KAFKA_CLIENT=platformatic on a multi-broker cluster: @platformatic/kafka 1.35 does not survive its group coordinator\'s broker stopping (the process exits with code 1; platformatic/kafka#290). Use KAFKA_CLIENT=kafkajs where brokers restart (rolling upgrades)');
+    }
     this.running = true;
     this.fetcher.start();
     await this.join();

@@ -43,6 +43,22 @@ function exitedMessage(engine: EngineProcess, when: string): string {
   return `engine exited (code ${engine.child.exitCode}) ${when}${known}:\n${engine.stderr().slice(-3000)}`;
 }
 
+test('KAFKA_CLIENT=platformatic on this cluster warns at start that it does not survive a stopped group coordinator', { timeout: 120_000 }, async () => {
+  const c = cluster!;
+  const name = uniqueName('rolling-warn');
+  const t = topicsFor(name);
+  const audit = await Audit.start({ brokers: c.brokers, inputTopic: t.input, outputTopic: t.output, dlqTopics: [t.validation, t.processing, t.late], createTopics: 4, replicationFactor: c.size });
+  let engine: EngineProcess | null = null;
+  try {
+    engine = await startEngine(engineEnv(name, t, { KAFKA_BROKERS: c.brokers, FEATURE_STORE: 'memory', KAFKA_CLIENT: 'platformatic' }));
+    await engine.waitReady();
+    assert.match(engine.stderr(), /KAFKA_CLIENT=platformatic on a multi-broker cluster.*platformatic\/kafka#290/);
+  } finally {
+    await engine?.kill9();
+    await audit.stop();
+  }
+});
+
 for (const guarantee of ['at-least-once', 'exactly-once'] as const) {
   test(`rolling restart of a 3-node cluster under load (${guarantee}, ${process.env.KAFKA_CLIENT ?? 'kafkajs'}): nothing lost, no exit, output continues`, { timeout: 300_000 }, async () => {
     const c = cluster!;
