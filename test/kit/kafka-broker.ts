@@ -66,6 +66,31 @@ export function formatStorage(clusterId: string, propsPath: string): void {
   if (r.status !== 0) throw new KafkaBrokerError(`formatting a test broker's storage failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
 }
 
+/**
+ * Starts a Kafka JVM on `propsPath` whose output goes to `<dir>/kafka.log`; killed when the test
+ * process exits. `onExit` runs once it is gone.
+ */
+export function spawnKafka(dir: string, propsPath: string, jvmOpts: readonly string[], onExit: () => void): ChildProcess {
+  const log = createWriteStream(join(dir, 'kafka.log'), { flags: 'a' });
+  const child = spawn('java', [...jvmOpts, `-Dlog4j.configuration=file:${LOG4J}`, `-Dkafka.logs.dir=${dir}`, '-cp', `${LIBS}/*`, 'kafka.Kafka', propsPath], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  killOnExit(child);
+  child.once('exit', onExit);
+  return child;
+}
+
+/** The end of the Kafka log in `dir`, for failure messages. */
+export function kafkaLogTail(dir: string, chars = 3000): string {
+  try {
+    return readFileSync(join(dir, 'kafka.log'), 'utf8').slice(-chars);
+  } catch {
+    return '(no log)';
+  }
+}
+
 export class KafkaBroker {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
@@ -171,22 +196,15 @@ export class KafkaBroker {
   /** Starts the broker (same ports, same data) and resolves once it answers a metadata request. */
   async start(timeoutMs = 90_000): Promise<void> {
     if (this.child) return;
-    const log = createWriteStream(join(this.dir, 'kafka.log'), { flags: 'a' });
-    const child = spawn('java', [...JVM_OPTS, `-Dlog4j.configuration=file:${LOG4J}`, `-Dkafka.logs.dir=${this.dir}`, '-cp', `${LIBS}/*`, 'kafka.Kafka', this.propsPath], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
-    this.child = child;
-    killOnExit(child);
     let gone = false;
-    this.exited = new Promise<void>((resolve) =>
-      child.once('exit', () => {
-        gone = true;
-        if (this.child === child) this.child = null;
-        resolve();
-      }),
-    );
+    let exited!: () => void;
+    this.exited = new Promise<void>((resolve) => (exited = resolve));
+    const child = spawnKafka(this.dir, this.propsPath, JVM_OPTS, () => {
+      gone = true;
+      if (this.child === child) this.child = null;
+      exited();
+    });
+    this.child = child;
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (gone) throw new KafkaBrokerError(`test broker exited during start; log: ${this.logTail()}`);
@@ -226,11 +244,7 @@ export class KafkaBroker {
   }
 
   logTail(chars = 3000): string {
-    try {
-      return readFileSync(join(this.dir, 'kafka.log'), 'utf8').slice(-chars);
-    } catch {
-      return '(no log)';
-    }
+    return kafkaLogTail(this.dir, chars);
   }
 
   private async answers(): Promise<boolean> {

@@ -5,14 +5,13 @@
 // formatted with one cluster id; internal topics and test topics replicated 3 times with
 // min.insync.replicas=2, so one node down at a time loses nothing acknowledged.
 import '../../src/kafka/kafkajs-read-committed.js'; // before kafkajs: fixes its read_committed filter
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { killOnExit } from './children.js';
 import { freePort } from './engine-process.js';
-import { JVM_OPTS, KafkaBrokerError, LIBS, LOG4J, REWRITTEN, TEMPLATE, formatStorage, randomClusterId } from './kafka-broker.js';
+import { JVM_OPTS, KafkaBrokerError, LIBS, REWRITTEN, TEMPLATE, formatStorage, kafkaLogTail, randomClusterId, spawnKafka } from './kafka-broker.js';
 
 // Three JVMs share 2 cores with the engine: a smaller heap than the single test broker's.
 const NODE_JVM_OPTS = [...JVM_OPTS, '-Xms96m', '-Xmx320m'];
@@ -179,29 +178,18 @@ export class KafkaCluster {
 
   /** The end of node i's log, for failure messages. */
   logTail(i: number, chars = 3000): string {
-    try {
-      return readFileSync(join(this.nodes[i].dir, 'kafka.log'), 'utf8').slice(-chars);
-    } catch {
-      return '(no log)';
-    }
+    return kafkaLogTail(this.nodes[i].dir, chars);
   }
 
   private spawn(i: number): void {
     const n = this.nodes[i];
-    const log = createWriteStream(join(n.dir, 'kafka.log'), { flags: 'a' });
-    const child = spawn('java', [...NODE_JVM_OPTS, `-Dlog4j.configuration=file:${LOG4J}`, `-Dkafka.logs.dir=${n.dir}`, '-cp', `${LIBS}/*`, 'kafka.Kafka', n.propsPath], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    let exited!: () => void;
+    n.exited = new Promise<void>((resolve) => (exited = resolve));
+    const child = spawnKafka(n.dir, n.propsPath, NODE_JVM_OPTS, () => {
+      if (n.child === child) n.child = null;
+      exited();
     });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
     n.child = child;
-    killOnExit(child);
-    n.exited = new Promise<void>((resolve) =>
-      child.once('exit', () => {
-        if (n.child === child) n.child = null;
-        resolve();
-      }),
-    );
   }
 
   /** Until the metadata of a running node lists every node in `ids` as a (registered, unfenced) broker. */
